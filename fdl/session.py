@@ -1,0 +1,114 @@
+"""What a topic's run works with: its implementation, settings, plots and figures.
+
+A topic's ``run(ctx)`` receives a :class:`RunContext`. It uses
+``ctx.impl.<function>`` for its own exercises, ``ctx.use(n)`` for another
+topic's (checked and resolved the same way, learner's code where it passes,
+the reference where not, and announced), saves plots with
+``ctx.save_figure`` and declares pass/fail targets with ``ctx.target``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .curriculum import Topic, find_topic
+from .track import Implementation, TopicCheck, check_topic, resolve
+
+__all__ = ["Session", "RunContext", "Target"]
+
+
+@dataclass
+class Target:
+    name: str
+    value: float
+    target: float
+    higher_is_better: bool = True
+
+    @property
+    def met(self) -> bool:
+        return self.value >= self.target if self.higher_is_better else self.value <= self.target
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "target": self.target,
+                "higher_is_better": self.higher_is_better, "met": self.met}
+
+
+@dataclass
+class Session:
+    """Settings shared by every topic a command touches, and the checks already run."""
+
+    impl_mode: str = "auto"
+    seed: int = 0
+    console: Any = None
+    checks: dict[int, TopicCheck] = field(default_factory=dict)
+    implementations: dict[int, Implementation] = field(default_factory=dict)
+
+    def implementation(self, topic: Topic, check: TopicCheck | None = None, *, announce: bool = True) -> Implementation:
+        """Check (once) and resolve ``topic``; say which code will run."""
+        if topic.number in self.implementations:
+            return self.implementations[topic.number]
+        if check is None:
+            check = self.checks.get(topic.number) or check_topic(topic, seed=self.seed)
+        self.checks[topic.number] = check
+        impl = resolve(check, self.impl_mode)
+        self.implementations[topic.number] = impl
+        if announce and self.console is not None:
+            self.console.print(
+                f"[dim]using {topic.label} ({topic.title}): {impl.summary()} "
+                f"({check.passed}/{check.total} of your exercises pass)[/]"
+            )
+        return impl
+
+
+@dataclass
+class RunContext:
+    """Passed to a topic's ``run(ctx)``."""
+
+    topic: Topic
+    impl: Implementation
+    session: Session
+    options: argparse.Namespace
+    out_dir: Path
+    smoke: bool = False
+    seed: int = 0
+    console: Any = None
+    plots: list[Path] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+
+    @property
+    def rng(self) -> np.random.Generator:
+        return np.random.default_rng(self.seed)
+
+    def use(self, topic: int | str) -> Implementation:
+        """Another topic's functions: the learner's where they pass, else the reference."""
+        other = find_topic(topic)
+        if other.number == self.topic.number:
+            return self.impl
+        return self.session.implementation(other)
+
+    def print(self, *args, **kwargs) -> None:
+        if self.console is not None:
+            self.console.print(*args, **kwargs)
+
+    def save_figure(self, fig, filename: str) -> Path:
+        """Save a matplotlib figure as PNG under the run's output folder and close it."""
+        from .plot import save_figure
+
+        path = save_figure(fig, self.out_dir / filename)
+        self.plots.append(path)
+        self.print(f"plot saved: {path}")
+        return path
+
+    def target(self, name: str, value: float, target: float, *, higher_is_better: bool = True) -> Target:
+        """Declare a figure the run must reach; a missed target makes the run exit 1."""
+        t = Target(name, float(value), float(target), higher_is_better)
+        self.targets.append(t)
+        verdict = "[green]met[/]" if t.met else "[red]missed[/]"
+        sign = ">=" if higher_is_better else "<="
+        self.print(f"target {name}: {t.value:.4g} (need {sign} {t.target:.4g}) {verdict}")
+        return t
