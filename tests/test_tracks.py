@@ -1,0 +1,76 @@
+"""Every built topic, the same guarantees: the registry, the files, the checks.
+
+- the registry's exercises, the checks, the reference and the stub agree;
+- every reference passes its own checks;
+- every shipped stub reports TODO for every exercise, never a crash or a PASS;
+- every topic has a test file that plants a bug per exercise.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+from fdl.check import Status
+from fdl.curriculum import TOPICS
+from fdl.track import TRACKS_DIR, check_topic, track_module
+
+from helpers import check_exercise, shipped_stub
+
+BUILT = [t for t in TOPICS if t.built]
+PAIRS = [(t, e.name) for t in BUILT for e in t.exercises]
+TESTS = Path(__file__).resolve().parent
+
+
+def _id(value):
+    return value.folder if hasattr(value, "folder") else str(value)
+
+
+def test_topics_01_to_03_are_built():
+    assert [t.number for t in BUILT][:3] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("topic", BUILT, ids=_id)
+def test_track_has_every_part(topic):
+    folder = TRACKS_DIR / topic.folder
+    for name in ("README.md", "exercise.py", "reference.py", "jax_version.py", "checks.py", "run.py"):
+        assert (folder / name).is_file(), f"{folder}/{name} is missing"
+    assert callable(track_module(topic, "run").run)
+
+
+@pytest.mark.parametrize("topic", BUILT, ids=_id)
+def test_registry_checks_reference_and_stub_agree(topic):
+    checks = track_module(topic, "checks").CHECKS
+    assert list(checks) == list(topic.exercise_names), "CHECKS must list the registry's exercises, in order"
+    reference = track_module(topic, "reference")
+    stub_tree = ast.parse((TRACKS_DIR / topic.folder / "exercise.py").read_text())
+    stub_names = {n.name for n in stub_tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    for name in topic.functions:
+        assert hasattr(reference, name), f"reference.py lacks {name}"
+        assert name in stub_names, f"exercise.py lacks a stub for {name}"
+
+
+@pytest.mark.parametrize("topic,exercise", PAIRS, ids=lambda v: _id(v))
+def test_reference_passes_its_check(topic, exercise):
+    result = check_exercise(topic, exercise, track_module(topic, "reference"))
+    assert result.status is Status.PASS, str(result)
+    assert result.cases > 0
+
+
+@pytest.mark.parametrize("topic", BUILT, ids=_id)
+def test_shipped_stub_is_todo_everywhere(topic, tmp_path):
+    check = check_topic(topic, shipped_stub(topic, tmp_path))
+    for name, result in check.results.items():
+        assert result.status is Status.TODO, f"{topic.label} stub, {name}: {result}"
+        assert result.message, "a TODO says what to write"
+
+
+@pytest.mark.parametrize("topic", BUILT, ids=_id)
+def test_every_exercise_has_a_planted_bug(topic):
+    files = list(TESTS.glob(f"test_{topic.folder}.py"))
+    assert files, f"tests/test_{topic.folder}.py must plant a bug in every exercise"
+    module = importlib.import_module(files[0].stem)
+    assert set(module.BUGS) == set(topic.exercise_names), "one planted bug per exercise"
