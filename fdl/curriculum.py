@@ -306,7 +306,10 @@ def topic_by_number(number: int) -> Topic:
     for topic in TOPICS:
         if topic.number == number:
             return topic
-    raise UnknownTopic(f"there is no topic {number}; topics are numbered 1 to {len(TOPICS)}")
+    raise UnknownTopic(
+        f"there is no topic {number}; topics are numbered 1 to {len(TOPICS)} "
+        f"(python -m fdl.progress lists them)"
+    )
 
 
 _NUMBERED = re.compile(r"^(?:topic|t)?[-_ ]?0*(\d+)$")
@@ -319,9 +322,7 @@ def find_topic(name: str | int) -> Topic:
     key = str(name).strip().lower()
     match = _NUMBERED.match(key)
     if match:
-        number = int(match.group(1))
-        if 1 <= number <= len(TOPICS):
-            return topic_by_number(number)
+        return topic_by_number(int(match.group(1)))
     key = key.replace("-", "_")
     for topic in TOPICS:
         if key in (topic.slug, topic.folder, *topic.aliases):

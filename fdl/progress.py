@@ -41,7 +41,6 @@ from typing import Any
 
 import tomlkit
 from tomlkit.exceptions import ParseError
-from tomlkit.items import Table
 
 from .curriculum import MILESTONES, MODULES, TOPICS, Topic, UnknownTopic, find_topic
 from .track import REPO_ROOT, default_exercise_path, file_sha256
@@ -98,11 +97,10 @@ def new_document() -> tomlkit.TOMLDocument:
         topics.add(topic.folder, table)
     doc.add(tomlkit.nl())
     doc.add("topics", topics)
-    doc.add("milestones", tomlkit.table(is_super_table=True))
     return doc
 
 
-def _locate(text: str, table: str, key: str) -> tuple[int, int]:
+def _locate(text: str, table: str, key: str | None = None) -> tuple[int, int]:
     """1-based (line, column) of ``key``'s value in table ``table``, or of the table header."""
     current = None
     header_pos = (1, 1)
@@ -114,7 +112,7 @@ def _locate(text: str, table: str, key: str) -> tuple[int, int]:
             if current == table:
                 header_pos = (number, line.index("[") + 1)
             continue
-        if current == table:
+        if current == table and key is not None:
             match = re.match(rf"^(\s*[\"']?{re.escape(key)}[\"']?\s*=\s*)", line)
             if match:
                 return number, match.end() + 1
@@ -159,7 +157,7 @@ class Progress:
             raise ProgressError(f"{self.path}: 'topics' must be a table of topics, got {type(topics).__name__}")
         for key, entry in topics.items():
             if key not in _TOPIC_KEYS:
-                line, col = _locate(text, f"topics.{key}", "status")
+                line, col = _locate(text, f"topics.{key}")
                 near = [k for k in _TOPIC_KEYS if k.split("_", 1)[0] == str(key).split("_", 1)[0]]
                 hint = f" (did you mean {near[0]}?)" if near else ""
                 raise ProgressError(
@@ -187,7 +185,7 @@ class Progress:
             raise ProgressError(f"{self.path}: 'milestones' must be a table")
         for key in milestones:
             if key not in _MILESTONE_KEYS:
-                line, col = _locate(text, f"milestones.{key}", "best")
+                line, col = _locate(text, f"milestones.{key}")
                 raise ProgressError(
                     f"{self.path}:{line}:{col}: unknown milestone [milestones.{key}]; known: "
                     f"{', '.join(_MILESTONE_KEYS)}"

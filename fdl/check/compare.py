@@ -232,7 +232,8 @@ def _compare_float(got: np.ndarray, exp: np.ndarray, tol: Tolerance, what: str, 
             f"exp, a log or division of zero, or an uninitialised array (np.empty)"
         )
     finite = ~bad_exp
-    diff = np.where(finite, np.abs(got - exp), 0.0)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf where both are the same infinity
+        diff = np.where(finite, np.abs(got - exp), 0.0)
     mag = np.where(finite, np.abs(exp), 0.0)
     scale = float(mag.max()) if mag.size else 0.0
     rtol, atol = tol.bounds(exp.dtype)

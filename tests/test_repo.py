@@ -1,0 +1,44 @@
+"""The repository keeps its promises: the README's quick start and CI agree."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def quickstart() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"<!-- quickstart -->\s*```bash\n(.*?)```\s*<!-- /quickstart -->", text, re.S)
+    assert block, "README.md must hold the quick start between <!-- quickstart --> markers"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_quickstart_is_two_commands_main_job_then_tests():
+    commands = quickstart()
+    assert len(commands) == 2
+    assert "-m fdl.run topic" in commands[0] and "pip install" in commands[0]
+    assert "pytest" in commands[1] and "[dev]" in commands[1]
+
+
+def test_quickstart_main_job_is_a_built_topic():
+    from fdl.curriculum import TOPICS, find_topic
+
+    name = re.search(r"-m fdl.run (\S+)", quickstart()[0]).group(1)
+    topic = find_topic(name)
+    assert topic.built
+    # topic 30 is the main job once it exists; until then, the highest finished topic
+    expected = 30 if find_topic(30).built else max(t.number for t in TOPICS if t.built)
+    assert topic.number == expected
+
+
+def test_ci_runs_the_readme_test_command():
+    script = REPO / ".ci" / "run"
+    assert script.is_file() and script.stat().st_mode & 0o111
+    extracted = subprocess.run(
+        ["bash", "-c", "sed -n '/<!-- quickstart -->/,/<!-- \\/quickstart -->/p' README.md | grep -m1 'pytest'"],
+        cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    assert extracted == quickstart()[1]
+    assert 'bash -c "$test_command"' in script.read_text()
