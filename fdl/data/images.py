@@ -1,0 +1,164 @@
+"""Image classification datasets: MNIST, Fashion-MNIST, and the common wrapper.
+
+Shapes and types returned by the loaders:
+
+- ``load_mnist(split)``, ``load_fashion_mnist(split)``: images uint8
+  ``(N, 28, 28)`` with 0 = background, labels uint8 ``(N,)`` in 0..9;
+  N = 60000 for ``"train"``, 10000 for ``"test"``.
+- ``load_dataset(name)``: an :class:`ImageDataset` with both splits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cache import fetch
+from .errors import DataError, UnknownDatasetError
+from .idx import read_idx
+
+SPLITS = ("train", "test")
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)
+
+
+def check_split(split: str) -> str:
+    """Return ``split`` if it is ``"train"`` or ``"test"``; ValueError otherwise."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of: {', '.join(repr(s) for s in SPLITS)}")
+    return split
+
+
+def check_images_labels(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    image_shape: tuple[int, ...],
+    num_classes: int,
+    source: str,
+    fix: str,
+) -> None:
+    """Raise DataError unless images/labels are a consistent uint8 classification set.
+
+    images must be uint8 ``(N, *image_shape)``, labels uint8 ``(N,)`` with
+    every value below ``num_classes``. ``source`` names the files (for the
+    message), ``fix`` says what to do.
+    """
+    want = "x".join(str(d) for d in ("N", *image_shape))
+    if images.dtype != np.uint8 or images.ndim != 1 + len(image_shape) or images.shape[1:] != tuple(image_shape):
+        raise DataError(
+            f"{source}: images have the wrong shape or type.\n"
+            f"Expected: uint8 images of shape {want}. "
+            f"Found: {images.dtype} of shape {'x'.join(map(str, images.shape))}.\n"
+            f"What to do: {fix}"
+        )
+    if labels.dtype != np.uint8 or labels.ndim != 1:
+        raise DataError(
+            f"{source}: labels have the wrong shape or type.\n"
+            f"Expected: a uint8 vector of labels. "
+            f"Found: {labels.dtype} of shape {'x'.join(map(str, labels.shape))}.\n"
+            f"What to do: {fix}"
+        )
+    if len(images) != len(labels):
+        raise DataError(
+            f"{source}: the number of images and labels differ.\n"
+            f"Expected: one label per image. Found: {len(images)} images and {len(labels)} labels.\n"
+            f"What to do: {fix}"
+        )
+    bad = np.flatnonzero(labels >= num_classes)
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(
+            f"{source}: label out of range.\n"
+            f"Expected: labels 0..{num_classes - 1}. Found: label {int(labels[i])} at index {i}"
+            f"{f' (and {bad.size - 1} more out of range)' if bad.size > 1 else ''}.\n"
+            f"What to do: {fix}"
+        )
+
+
+def _load_idx_split(dataset: str, split: str, offline: bool | None) -> tuple[np.ndarray, np.ndarray]:
+    check_split(split)
+    prefix = "train" if split == "train" else "t10k"
+    image_path = fetch(dataset, f"{prefix}-images-idx3-ubyte.gz", offline=offline)
+    label_path = fetch(dataset, f"{prefix}-labels-idx1-ubyte.gz", offline=offline)
+    images, labels = read_idx(image_path), read_idx(label_path)
+    check_images_labels(
+        images, labels, image_shape=(28, 28), num_classes=10,
+        source=f"{dataset} {split} ({image_path.name} + {label_path.name})",
+        fix=(f"the files do not belong together or are damaged; delete {image_path} and "
+             f"{label_path} (if they are in fdl's cache) and fetch them again."),
+    )
+    return images, labels
+
+
+def load_mnist(split: str = "train", *, offline: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST digits: images uint8 (N, 28, 28), labels uint8 (N,); N = 60000 train, 10000 test."""
+    return _load_idx_split("mnist", split, offline)
+
+
+def load_fashion_mnist(split: str = "train", *, offline: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST: images uint8 (N, 28, 28), labels uint8 (N,); classes in FASHION_MNIST_CLASSES."""
+    return _load_idx_split("fashion_mnist", split, offline)
+
+
+@dataclass(frozen=True, eq=False)
+class ImageDataset:
+    """Both splits of an image classification dataset.
+
+    train_x: uint8 (N_train, H, W) for grey images or (N_train, H, W, 3) for colour
+    train_y: uint8 (N_train,), values in 0..len(classes)-1
+    test_x, test_y: the same for the test split
+    classes: class names, index = label
+    """
+
+    name: str
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    classes: tuple[str, ...]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __repr__(self) -> str:
+        return (f"ImageDataset({self.name!r}, train_x={self.train_x.shape}, "
+                f"test_x={self.test_x.shape}, classes={len(self.classes)})")
+
+
+def _loaders():
+    from .cifar import load_cifar10  # cifar imports this module; import late
+
+    return {
+        "mnist": (load_mnist, MNIST_CLASSES),
+        "fashion_mnist": (load_fashion_mnist, FASHION_MNIST_CLASSES),
+        "cifar10": (load_cifar10, CIFAR10_CLASSES),
+    }
+
+
+IMAGE_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+
+
+def load_dataset(name: str, *, offline: bool | None = None) -> ImageDataset:
+    """Load both splits of ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``."""
+    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else name
+    loaders = _loaders()
+    if key not in loaders:
+        raise UnknownDatasetError(
+            f"unknown image dataset {name!r}.\n"
+            f"Expected one of: {', '.join(IMAGE_DATASETS)}.\n"
+            f"What to do: pick one of those names."
+        )
+    load, classes = loaders[key]
+    train_x, train_y = load("train", offline=offline)
+    test_x, test_y = load("test", offline=offline)
+    return ImageDataset(key, train_x, train_y, test_x, test_y, classes)
