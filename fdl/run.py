@@ -220,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     code = EXIT_FAILED if failed_checks else EXIT_OK
     try:
         metrics = run_module.run(ctx) or {}
+    except ImplementationUnavailable as exc:  # --impl mine reached a dependency that is not finished
+        errors.print(f"error: {exc}", markup=False)
+        report["error"] = str(exc)
+        report["run"] = {"plots": ctx.plots, "seconds": time.perf_counter() - run_started}
+        return finish(EXIT_FAILED)
     except KeyboardInterrupt:
         errors.print("interrupted")
         report["error"] = "interrupted"

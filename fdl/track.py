@@ -197,9 +197,12 @@ class Implementation:
 
     def __getattr__(self, name: str):
         try:
-            return self.__dict__["functions"][name]
+            value = self.__dict__["functions"][name]
         except KeyError:
             raise AttributeError(f"{self.topic.label} has no exercise function {name!r}") from None
+        if isinstance(value, ImplementationUnavailable):
+            raise value
+        return value
 
     @property
     def namespace(self) -> SimpleNamespace:
@@ -207,25 +210,31 @@ class Implementation:
 
     def summary(self) -> str:
         mine = [e for e, who in self.chosen.items() if who == "mine"]
+        missing = [e for e, who in self.chosen.items() if who == "unavailable"]
         if len(mine) == len(self.chosen):
             return "all yours"
+        if missing:
+            return f"yours: {', '.join(mine) or 'none'}; not passing yet (needed by --impl mine): {', '.join(missing)}"
         if not mine:
             return "all reference"
         return f"yours: {', '.join(mine)}; reference for the rest"
 
 
-def resolve(check: TopicCheck, mode: str = "auto") -> Implementation:
+def resolve(check: TopicCheck, mode: str = "auto", *, strict: bool = True) -> Implementation:
     """Pick the learner's function where its exercises pass, the reference elsewhere.
 
     A function shared by several exercises (topic 02's ``Tensor``) is the
-    learner's only when all of them pass. ``mode="mine"`` raises
-    :class:`ImplementationUnavailable` unless every exercise passes;
-    ``mode="reference"`` uses the reference throughout.
+    learner's only when all of them pass. ``mode="reference"`` uses the
+    reference throughout. ``mode="mine"`` never uses the reference: with
+    ``strict`` (the topic being run) it raises
+    :class:`ImplementationUnavailable` unless every exercise passes; without
+    (a topic another run depends on) only the functions whose exercises do not
+    pass are unavailable, and raise when the run reaches for them.
     """
     if mode not in IMPL_MODES:
         raise ValueError(f"impl mode must be one of {IMPL_MODES}, got {mode!r}")
     topic = check.topic
-    if mode == "mine" and not check.all_passed:
+    if mode == "mine" and strict and not check.all_passed:
         pending = [f"{name} ({r.status.value})" for name, r in check.results.items() if not r.passed]
         raise ImplementationUnavailable(
             f"--impl mine needs every exercise of {topic.label} to pass with your code; "
@@ -241,8 +250,18 @@ def resolve(check: TopicCheck, mode: str = "auto") -> Implementation:
     for name in topic.functions:
         owners = [e.name for e in topic.exercises if name in e.functions]
         use_mine = mode != "reference" and all(chosen[o] == "mine" for o in owners)
-        functions[name] = getattr(check.file.module if use_mine else reference, name)
+        if use_mine:
+            functions[name] = getattr(check.file.module, name)
+        elif mode == "mine":
+            pending = [f"{o} ({check.results[o].status.value})" for o in owners if o in check.results
+                       and not check.results[o].passed] or owners
+            functions[name] = ImplementationUnavailable(
+                f"--impl mine: this run needs your {name} from {topic.label}, but its exercise "
+                f"{', '.join(pending)} does not pass yet. Run `python -m fdl.run {topic.number}` to see why."
+            )
+        else:
+            functions[name] = getattr(reference, name)
         if not use_mine:  # a shared function falls back for every exercise that owns it
             for o in owners:
-                chosen[o] = "reference"
+                chosen[o] = "unavailable" if mode == "mine" else "reference"
     return Implementation(topic, functions, chosen)

@@ -346,3 +346,21 @@ def test_results_serialise_to_json():
     result = check_vjp(tanh_forward, tanh_backward, jnp.tanh, shapes=[(3,)], tol=Tolerance(64, 64))
     data = json.loads(json.dumps(result.to_dict()))
     assert data["status"] == "PASS" and data["cases"] == 1 and data["worst_abs_error"] is not None
+
+
+def test_forward_check_compares_only_the_output():
+    from types import SimpleNamespace
+
+    from fdl.check import forward_check
+
+    rng = np.random.default_rng(0)
+    cases = [Case((rng.standard_normal((2, 3)), {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}))]
+    check = forward_check("linear_forward", lambda x, p: x @ p["W"] + p["b"], cases, names=["x", "params"],
+                          tol=Tolerance(32, 32))
+    good = SimpleNamespace(linear_forward=lambda x, p: (x @ p["W"] + p["b"], ("anything", "the learner needs")))
+    assert run_check(check, good, exercise="linear").status is Status.PASS
+    bad = SimpleNamespace(linear_forward=lambda x, p: (x @ p["W"], None))
+    result = run_check(check, bad, exercise="linear")
+    assert result.status is Status.FAIL and "linear_forward output" in result.message
+    no_cache = SimpleNamespace(linear_forward=lambda x, p: x @ p["W"] + p["b"])
+    assert "must return (out, cache)" in run_check(check, no_cache, exercise="linear").message

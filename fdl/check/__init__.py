@@ -39,7 +39,7 @@ from .harness import (
     run_check,
 )
 from .tolerance import CENTRAL, ELEMENTWISE, MATMUL, REDUCTION, Tolerance, machine_epsilon
-from .vjp import Case, central_difference_vjp, function_check, vjp_check
+from .vjp import Case, central_difference_vjp, forward_check, function_check, vjp_check
 
 __all__ = [
     "Case",
@@ -61,6 +61,7 @@ __all__ = [
     "compare",
     "deep_copy",
     "describe",
+    "forward_check",
     "function_check",
     "machine_epsilon",
     "oracle_mode",

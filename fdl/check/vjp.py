@@ -28,7 +28,7 @@ from .compare import describe, describe_args, to_numpy_tree
 from .harness import CheckContext, deep_copy
 from .tolerance import CENTRAL, ELEMENTWISE, Tolerance
 
-__all__ = ["Case", "vjp_check", "function_check", "central_difference_vjp", "NUMERIC_MAX_SIZE"]
+__all__ = ["Case", "vjp_check", "forward_check", "function_check", "central_difference_vjp", "NUMERIC_MAX_SIZE"]
 
 # central differences evaluate the forward twice per input element
 NUMERIC_MAX_SIZE = 400
@@ -290,6 +290,39 @@ def vjp_check(
                                 against="central differences of the forward")
 
     check.__doc__ = f"{forward}/{backward} against jax.vjp of the oracle and central differences"
+    return check
+
+
+def forward_check(
+    forward: str,
+    oracle: Callable,
+    cases: CaseSource,
+    *,
+    names: Sequence[str] | None = None,
+    tol: Tolerance = ELEMENTWISE,
+) -> Callable[[CheckContext], None]:
+    """A check for a forward ``f(*args) -> (out, cache)`` whose backward comes later.
+
+    Only ``out`` is compared with the oracle; the cache is whatever the
+    learner's backward will need (topic 05 writes forwards, topic 06 their
+    backwards).
+    """
+
+    def check(ctx: CheckContext) -> None:
+        fwd = ctx.fn(forward)
+        for case in _cases(cases, ctx.rng):
+            args, kwargs = case.args, case.kwargs
+            arg_names = list(names or "abcdefgh"[: len(args)])
+            ctx.case(f"{forward}({describe_args(arg_names, args, kwargs)})" + (f" [{case.label}]" if case.label else ""))
+            given = deep_copy(args)
+            result = ctx.call(fwd, *given, **kwargs)
+            if not (isinstance(result, tuple) and len(result) == 2):
+                ctx.fail(f"{forward} must return (out, cache); it returned {describe(result)}")
+            ctx.unchanged(args, given, f"{forward} modified one of its inputs in place; work on copies")
+            expected = to_numpy_tree(oracle(*(_as_jax(a) for a in args), **kwargs))
+            ctx.compare(result[0], expected, tol, what=f"{forward} output", against="the JAX oracle")
+
+    check.__doc__ = f"{forward} output against the oracle"
     return check
 
 
