@@ -464,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     console = Console()
-    errors = Console(stderr=True)
+    errors = Console(stderr=True, soft_wrap=True)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -31,12 +31,13 @@ from typing import Any
 
 from .check import ExerciseResult, Status
 from .curriculum import MODULES, UnknownTopic, find_topic
+from .errors import FdlError
 from .session import RunContext, Session
 from .track import IMPL_MODES, ImplementationUnavailable, NotBuilt, check_topic, resolve, track_module
 
 __all__ = ["main", "build_parser"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     want_json = "--json" in argv
     console = Console(stderr=want_json, highlight=False)
-    errors = Console(stderr=True, highlight=False)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
     report: dict[str, Any] = {}
 
     def finish(code: int) -> int:
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     code = EXIT_FAILED if failed_checks else EXIT_OK
     try:
         metrics = run_module.run(ctx) or {}
-    except ImplementationUnavailable as exc:  # --impl mine reached a dependency that is not finished
+    except FdlError as exc:  # missing data, a NaN loss, an unfinished dependency: the message says what to do
         errors.print(f"error: {exc}", markup=False)
         report["error"] = str(exc)
         report["run"] = {"plots": ctx.plots, "seconds": time.perf_counter() - run_started}
@@ -229,12 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         errors.print("interrupted")
         report["error"] = "interrupted"
         report["run"] = {"plots": ctx.plots, "seconds": time.perf_counter() - run_started}
-        return finish(130)
-    except Exception as exc:  # the run could not finish: say why, keep the report
-        if type(exc).__name__ == "DataError":  # missing or corrupt data: the message says what to do
-            errors.print(f"error: {exc}", markup=False)
-        else:
-            errors.print("the run failed:\n" + traceback.format_exc(), markup=False)
+        return finish(EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug in a run: show where, keep the report
+        errors.print("the run failed:\n" + traceback.format_exc(), markup=False)
         report["error"] = f"{type(exc).__name__}: {exc}"
         report["run"] = {"plots": ctx.plots, "seconds": time.perf_counter() - run_started}
         return finish(EXIT_FAILED)
@@ -253,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[bold]figures[/]: " + ", ".join(f"{k} = {_fmt_metric(v)}" for k, v in metrics.items()))
     if any(not t.met for t in ctx.targets):
         code = EXIT_FAILED
+    if ctx.interrupted:
+        report["run"]["interrupted"] = True
+        console.print("[yellow]interrupted: the figures above are partial[/]")
+        code = EXIT_INTERRUPTED
     if failed_checks:
         console.print("[red]some checks FAIL: fix them, then run again[/]")
     console.print(f"[dim]run took {seconds:.1f} s[/]")

@@ -79,6 +79,7 @@ class RunContext:
     console: Any = None
     plots: list[Path] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
+    interrupted: bool = False  # set by a run that caught Ctrl-C and returned partial figures
 
     @property
     def rng(self) -> np.random.Generator:

@@ -31,6 +31,7 @@ from typing import Callable
 
 from .check import ExerciseResult, Status, run_check
 from .curriculum import Topic
+from .errors import FdlError
 
 __all__ = [
     "REPO_ROOT",
@@ -56,7 +57,7 @@ class NotBuilt(LookupError):
     """The topic is in the curriculum but its track is not written yet."""
 
 
-class ImplementationUnavailable(RuntimeError):
+class ImplementationUnavailable(FdlError, RuntimeError):
     """``--impl mine`` was asked for, but some of the learner's exercises do not pass."""
 
 

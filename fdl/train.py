@@ -19,10 +19,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from .errors import FdlError
+
 __all__ = ["History", "NonFiniteLoss", "fit", "plot_history"]
 
 
-class NonFiniteLoss(RuntimeError):
+class NonFiniteLoss(FdlError, RuntimeError):
     """The loss became NaN or infinite; training stopped."""
 
     def __init__(self, epoch: int, step: int, loss: float, hint: str = ""):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+import struct
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
+
+import numpy as np
 
 from fdl.check import ExerciseResult, Status, run_check
 from fdl.curriculum import Topic
@@ -90,3 +94,27 @@ def assert_source_bug_caught(topic: Topic, exercise: str, *edits: tuple[str, str
     assert result.status is Status.FAIL, f"{topic.label} {exercise}: planted bug {edits} was not caught: {result}"
     assert expect in result.message, f"failed, but not for the planted reason; expected {expect!r} in:\n{result.message}"
     return result
+
+
+_IDX_CODES = {"u1": 0x08, "i1": 0x09, "i2": 0x0B, "i4": 0x0C, "f4": 0x0D, "f8": 0x0E}
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Serialise ``array`` as IDX (big-endian), the inverse of ``fdl.data.read_idx``."""
+    code = _IDX_CODES[array.dtype.kind + str(array.dtype.itemsize)]
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+def write_idx_dataset(directory: Path, train: tuple, test: tuple, *, gz: bool = True) -> Path:
+    """Write ``(images, labels)`` pairs as MNIST's four IDX files in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for prefix, (images, labels) in (("train", train), ("t10k", test)):
+        for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
+            blob = idx_bytes(np.asarray(array))
+            name = f"{prefix}-{kind}-ubyte"
+            if gz:
+                (directory / f"{name}.gz").write_bytes(gzip.compress(blob, mtime=0))
+            else:
+                (directory / name).write_bytes(blob)
+    return directory

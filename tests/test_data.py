@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import idx_bytes, write_idx_dataset
+
 from fdl.data import (
     DATASETS,
     DataError,
@@ -62,16 +64,6 @@ def isolated(tmp_path, monkeypatch):
 
 def sha256(blob: bytes) -> str:
     return "sha256:" + hashlib.sha256(blob).hexdigest()
-
-
-_IDX_CODES = {"u1": 0x08, "i1": 0x09, "i2": 0x0B, "i4": 0x0C, "f4": 0x0D, "f8": 0x0E}
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """Serialise ``array`` as IDX (big-endian), the inverse of read_idx."""
-    code = _IDX_CODES[array.dtype.kind + str(array.dtype.itemsize)]
-    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
 
 
 def write(path: Path, blob: bytes) -> Path:
@@ -809,3 +801,34 @@ def test_real_fashion_mnist_from_debian(monkeypatch, isolated):
     assert not isolated.exists() or not any(isolated.iterdir())  # nothing copied or downloaded
     status = {r["file"]: r for r in dataset_status() if r["dataset"] == "fashion_mnist"}
     assert all(r["where"] == "local" and r["status"].startswith("found") for r in status.values())
+
+
+# ================================================================= a data set in a directory of one's own
+def test_load_idx_dir_reads_gz_and_raw(tmp_path):
+    from fdl.data import load_idx_dir
+
+    rng = np.random.default_rng(0)
+    train = (rng.integers(0, 256, (12, 28, 28), dtype=np.uint8), (np.arange(12) % 10).astype(np.uint8))
+    test = (rng.integers(0, 256, (5, 28, 28), dtype=np.uint8), (np.arange(5) % 10).astype(np.uint8))
+    write_idx_dataset(tmp_path / "gz", train, test, gz=True)
+    write_idx_dataset(tmp_path / "raw", train, test, gz=False)
+    for folder in ("gz", "raw"):
+        ds = load_idx_dir(tmp_path / folder, name="mine")
+        assert ds.name == "mine" and ds.train_x.shape == (12, 28, 28) and ds.test_y.tolist() == [0, 1, 2, 3, 4]
+        np.testing.assert_array_equal(ds.train_x, train[0])
+
+
+def test_load_idx_dir_explains_what_is_wrong(tmp_path):
+    from fdl.data import load_idx_dir
+
+    with pytest.raises(DataError, match="is not a directory"):
+        load_idx_dir(tmp_path / "nowhere")
+    images = np.zeros((3, 28, 28), np.uint8)
+    write_idx_dataset(tmp_path / "bad", (images, np.array([0, 1, 12], np.uint8)), (images, np.zeros(3, np.uint8)))
+    with pytest.raises(DataError) as info:
+        load_idx_dir(tmp_path / "bad")
+    assert "label 12 at index 2" in str(info.value) and "Expected: labels 0..9" in str(info.value)
+    write_idx_dataset(tmp_path / "partial", (images, np.zeros(3, np.uint8)), (images, np.zeros(3, np.uint8)))
+    (tmp_path / "partial" / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte is missing"):
+        load_idx_dir(tmp_path / "partial")

@@ -112,21 +112,25 @@ def to_numpy_tree(tree):
     return tree
 
 
-def compare(got, expected, tol: Tolerance, *, what: str, against: str = "the oracle") -> Comparison:
+def compare(got, expected, tol: Tolerance, *, what: str, against: str = "the oracle",
+            scale: float | None = None) -> Comparison:
     """Compare two pytrees; return the worst :class:`Comparison` or raise :class:`CheckFailure`.
 
     ``what`` names the value ("forward output", "gradient of b"); ``against``
-    names where ``expected`` came from ("jax.vjp of the oracle").
+    names where ``expected`` came from ("jax.vjp of the oracle"). ``scale``
+    is the magnitude of the terms ``expected`` was computed from, when that
+    exceeds the result (a loss from log-sum-exp minus a logit): the absolute
+    part of the tolerance is relative to ``max(max|expected|, scale)``.
     """
     expected = to_numpy_tree(expected)
-    return _compare(got, expected, tol, what, against)
+    return _compare(got, expected, tol, what, against, scale)
 
 
 def _fail(what: str, against: str, expected_text: str, got) -> CheckFailure:
     return CheckFailure(f"{what}: expected {expected_text} (from {against}), got {describe(got)}")
 
 
-def _compare(got, expected, tol, what, against) -> Comparison:
+def _compare(got, expected, tol, what, against, scale=None) -> Comparison:
     if isinstance(expected, Mapping):
         if not isinstance(got, Mapping):
             raise _fail(what, against, f"a dict with keys {sorted(map(str, expected))}", got)
@@ -138,16 +142,17 @@ def _compare(got, expected, tol, what, against) -> Comparison:
                 f"{sorted(map(str, got))} (missing {missing}, unexpected {extra}); a gradient "
                 f"has the same structure as the parameters it belongs to"
             )
-        return _worst(_compare(got[k], expected[k], tol, f"{what}[{k!r}]", against) for k in expected)
+        return _worst(_compare(got[k], expected[k], tol, f"{what}[{k!r}]", against, scale) for k in expected)
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             raise _fail(what, against, f"a tuple of {len(expected)}", got)
-        return _worst(_compare(g, e, tol, f"{what}[{i}]", against) for i, (g, e) in enumerate(zip(got, expected)))
+        return _worst(_compare(g, e, tol, f"{what}[{i}]", against, scale)
+                      for i, (g, e) in enumerate(zip(got, expected)))
     if expected is None:
         if got is not None:
             raise _fail(what, against, "None", got)
         return _EXACT
-    return _compare_array(got, expected, tol, what, against)
+    return _compare_array(got, expected, tol, what, against, scale)
 
 
 def _worst(comparisons) -> Comparison:
@@ -158,7 +163,7 @@ def _worst(comparisons) -> Comparison:
     return worst
 
 
-def _compare_array(got, expected, tol: Tolerance, what: str, against: str) -> Comparison:
+def _compare_array(got, expected, tol: Tolerance, what: str, against: str, scale=None) -> Comparison:
     exp = np.asarray(expected)
     if _is_jax_array(got):
         raise CheckFailure(
@@ -191,7 +196,7 @@ def _compare_array(got, expected, tol: Tolerance, what: str, against: str) -> Co
                 f"expected {_num(exp[idx])}, got {_num(got_arr[idx])} (exact match required)"
             )
         return _EXACT
-    return _compare_float(got_arr.astype(exp.dtype, copy=False), exp, tol, what, against)
+    return _compare_float(got_arr.astype(exp.dtype, copy=False), exp, tol, what, against, scale)
 
 
 def _check_dtype(got: np.ndarray, exp: np.ndarray, what: str) -> None:
@@ -219,7 +224,8 @@ def _fmt_index(idx: tuple) -> str:
     return f"index {idx}" if idx else "the scalar"
 
 
-def _compare_float(got: np.ndarray, exp: np.ndarray, tol: Tolerance, what: str, against: str) -> Comparison:
+def _compare_float(got: np.ndarray, exp: np.ndarray, tol: Tolerance, what: str, against: str,
+                   terms: float | None = None) -> Comparison:
     bad_got = ~np.isfinite(got)
     bad_exp = ~np.isfinite(exp)
     differs = bad_got & ~(bad_exp & (got == exp))
@@ -237,7 +243,7 @@ def _compare_float(got: np.ndarray, exp: np.ndarray, tol: Tolerance, what: str, 
     mag = np.where(finite, np.abs(exp), 0.0)
     scale = float(mag.max()) if mag.size else 0.0
     rtol, atol = tol.bounds(exp.dtype)
-    bound = rtol * mag + atol * scale
+    bound = rtol * mag + atol * max(scale, float(terms or 0.0))
     max_abs = float(diff.max()) if diff.size else 0.0
     rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
     with np.errstate(divide="ignore", invalid="ignore"):

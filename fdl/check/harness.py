@@ -196,9 +196,10 @@ class CheckContext:
         self.doing = ""
 
     # -- verdicts ---------------------------------------------------------
-    def compare(self, got, expected, tol: Tolerance, *, what: str, against: str = "the oracle") -> Comparison:
+    def compare(self, got, expected, tol: Tolerance, *, what: str, against: str = "the oracle",
+                scale: float | None = None) -> Comparison:
         try:
-            result = compare(got, expected, tol, what=what, against=against)
+            result = compare(got, expected, tol, what=what, against=against, scale=scale)
         except CheckFailure as failure:
             raise CheckFailure(self._located(str(failure)), failure.comparison) from None
         if self.worst is None or result.ratio > self.worst.ratio:

@@ -35,6 +35,7 @@ from .images import (
     MNIST_CLASSES,
     ImageDataset,
     load_dataset,
+    load_idx_dir,
     load_fashion_mnist,
     load_mnist,
 )
@@ -45,6 +46,7 @@ from .text import load_text
 _logging.getLogger("fdl.data").addHandler(_logging.NullHandler())
 
 __all__ = [
+    "load_idx_dir",
     "DataError",
     "UnknownDatasetError",
     "DATASETS",

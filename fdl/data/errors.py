@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import FdlError
 
-class DataError(Exception):
+
+class DataError(FdlError):
     """A problem with a data file that the user can fix.
 
     The message always says three things: what was expected, what was found,

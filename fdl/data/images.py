@@ -99,6 +99,61 @@ def _load_idx_split(dataset: str, split: str, offline: bool | None) -> tuple[np.
     return images, labels
 
 
+IDX_FILES = {  # split -> (images, labels), the names MNIST and Fashion-MNIST use
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def load_idx_dir(directory, *, name: str | None = None, classes: tuple[str, ...] = MNIST_CLASSES) -> "ImageDataset":
+    """An MNIST-format data set from ``directory``: the four IDX files, gzipped or not.
+
+    For files of your own (a mirror you trust, a subset, a test set you made):
+    nothing is downloaded and no checksum is compared, but the format, the
+    shapes and the label range are checked as strictly as for downloads.
+    """
+    from pathlib import Path
+
+    directory = Path(directory).expanduser()
+    expected = ", ".join(f"{stem}[.gz]" for pair in IDX_FILES.values() for stem in pair)
+    if not directory.is_dir():
+        raise DataError(
+            f"{directory} is not a directory.\n"
+            f"Expected: a directory holding {expected}.\n"
+            f"Found: {'a file' if directory.exists() else 'nothing'} at that path.\n"
+            f"What to do: pass the directory that holds the four IDX files."
+        )
+    arrays = {}
+    for split, stems in IDX_FILES.items():
+        found = []
+        for stem in stems:
+            path = next((c for c in (directory / stem, directory / f"{stem}.gz") if c.is_file()), None)
+            if path is None:
+                present = ", ".join(sorted(p.name for p in directory.iterdir())) or "an empty directory"
+                raise DataError(
+                    f"{directory}: {stem} is missing.\n"
+                    f"Expected: {stem} or {stem}.gz in that directory.\n"
+                    f"Found: {present}.\n"
+                    f"What to do: put the {split} split's IDX files there (MNIST's file names)."
+                )
+            found.append(path)
+        images, labels = read_idx(found[0]), read_idx(found[1])
+        shape = images.shape[1:] if images.ndim >= 2 else (28, 28)
+        check_images_labels(images, labels, image_shape=shape, num_classes=len(classes),
+                            source=f"{directory} {split} ({found[0].name} + {found[1].name})",
+                            fix="check that the image and label files belong together and are complete.")
+        arrays[split] = (images, labels)
+    if arrays["train"][0].shape[1:] != arrays["test"][0].shape[1:]:
+        raise DataError(
+            f"{directory}: train and test images differ in size.\n"
+            f"Expected: the same image shape in both splits. "
+            f"Found: {arrays['train'][0].shape[1:]} and {arrays['test'][0].shape[1:]}.\n"
+            f"What to do: use files from one data set."
+        )
+    return ImageDataset(name=name or directory.name, train_x=arrays["train"][0], train_y=arrays["train"][1],
+                        test_x=arrays["test"][0], test_y=arrays["test"][1], classes=tuple(classes))
+
+
 def load_mnist(split: str = "train", *, offline: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """MNIST digits: images uint8 (N, 28, 28), labels uint8 (N,); N = 60000 train, 10000 test."""
     return _load_idx_split("mnist", split, offline)
