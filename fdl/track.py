@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import os
 import sys
 import traceback
 from dataclasses import dataclass, field

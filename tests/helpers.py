@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import struct
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable

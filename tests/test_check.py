@@ -364,3 +364,34 @@ def test_forward_check_compares_only_the_output():
     assert result.status is Status.FAIL and "linear_forward output" in result.message
     no_cache = SimpleNamespace(linear_forward=lambda x, p: x @ p["W"] + p["b"])
     assert "must return (out, cache)" in run_check(check, no_cache, exercise="linear").message
+
+
+def test_parameter_lists_are_pytrees_in_vjp_checks():
+    """An MLP's params are a list of dicts; checks differentiate and name them like any pytree."""
+
+    def mlp_forward(x, params):
+        h = x @ params[0]["W"] + params[0]["b"]
+        return np.tanh(h) @ params[1]["W"], (x, params, h)
+
+    def mlp_backward(dout, cache):
+        x, params, h = cache
+        dW1 = np.tanh(h).T @ dout
+        dh = (dout @ params[1]["W"].T) * (1 - np.tanh(h) ** 2)
+        return dh @ params[0]["W"].T, [{"W": x.T @ dh, "b": dh.sum(0)}, {"W": dW1}]
+
+    def oracle(x, params):
+        return jnp.tanh(x @ params[0]["W"] + params[0]["b"]) @ params[1]["W"]
+
+    rng = np.random.default_rng(0)
+    params = [{"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}, {"W": rng.standard_normal((4, 2))}]
+    cases = [Case((rng.standard_normal((5, 3)), params))]
+    assert check_vjp(mlp_forward, mlp_backward, oracle, cases, tol=Tolerance(64, 64)).status is Status.PASS
+
+    def mlp_backward_swapped(dout, cache):
+        dx, grads = mlp_backward(dout, cache)
+        return dx, grads[::-1]
+
+    mlp_backward_swapped.__name__ = "mlp_backward"
+    result = check_vjp(mlp_forward, mlp_backward_swapped, oracle, cases)
+    assert result.status is Status.FAIL and "gradient of b[0]" in result.message
+    assert "b: [{W: float64 (3, 4), b: float64 (4,)}, {W: float64 (4, 2)}]" in result.message

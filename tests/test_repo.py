@@ -42,3 +42,10 @@ def test_ci_runs_the_readme_test_command():
         cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
     assert extracted == quickstart()[1]
     assert 'bash -c "$test_command"' in script.read_text()
+
+
+def test_lint_is_clean():
+    """Unused imports, undefined names and syntax errors: ruff, configured in pyproject.toml."""
+    proc = subprocess.run(["ruff", "check", "--output-format", "concise", "."], cwd=REPO, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

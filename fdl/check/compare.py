@@ -89,8 +89,10 @@ def _brief(value) -> str:
         return f"{value.dtype.name} {value.shape}"
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{k}: {_brief(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (tuple, list)) and value and all(isinstance(v, np.ndarray) for v in value):
-        return "(" + ", ".join(_brief(v) for v in value) + ")"
+    if isinstance(value, (tuple, list)) and value and all(isinstance(v, (np.ndarray, Mapping, list, tuple))
+                                                          for v in value):
+        inner = ", ".join(_brief(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
     return repr(value) if not hasattr(value, "shape") else f"{value.dtype} {tuple(value.shape)}"
 
 
@@ -145,7 +147,7 @@ def _compare(got, expected, tol, what, against, scale=None) -> Comparison:
         return _worst(_compare(got[k], expected[k], tol, f"{what}[{k!r}]", against, scale) for k in expected)
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-            raise _fail(what, against, f"a tuple of {len(expected)}", got)
+            raise _fail(what, against, f"a {type(expected).__name__} of {len(expected)}", got)
         return _worst(_compare(g, e, tol, f"{what}[{i}]", against, scale)
                       for i, (g, e) in enumerate(zip(got, expected)))
     if expected is None:
@@ -282,7 +284,8 @@ def _hint(got: np.ndarray, exp: np.ndarray) -> str:
     if ee == 0 or g.size < 2:
         return ""
     factor = float(g @ e) / ee
-    if abs(factor) > 1e-12 and np.allclose(g, factor * e, rtol=1e-6, atol=1e-9 * np.abs(e).max()):
+    if abs(factor) > 1e-12 and not np.isclose(factor, 1.0, rtol=1e-4) and \
+            np.allclose(g, factor * e, rtol=1e-6, atol=1e-9 * np.abs(e).max()):
         if np.isclose(factor, -1.0):
             return "your values are the expected ones with the sign flipped"
         return f"your values are {factor:.6g} x the expected ones (a missing or extra scale factor?)"

@@ -60,12 +60,21 @@ class Case:
         return tuple(i for i, a in enumerate(self.args) if _is_float_tree(a))
 
 
+def _children(value):
+    """The children of a container node of a pytree (dict, list, tuple), else None."""
+    if isinstance(value, dict):
+        return list(value.values())
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return None
+
+
 def _is_float_tree(value) -> bool:
+    """A floating array, or a non-empty dict/list/tuple of them (a parameter pytree)."""
     if isinstance(value, np.ndarray):
         return value.dtype.kind == "f"
-    if isinstance(value, dict):
-        return bool(value) and all(_is_float_tree(v) for v in value.values())
-    return False
+    children = _children(value)
+    return bool(children) and all(_is_float_tree(v) for v in children)
 
 
 CaseSource = Callable[[np.random.Generator], Sequence[Case]] | Sequence[Case]
@@ -138,6 +147,8 @@ def central_difference_vjp(f: Callable, args: tuple, positions: Sequence[int], d
 def _zeros_like_tree(tree):
     if isinstance(tree, dict):
         return {k: _zeros_like_tree(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_zeros_like_tree(v) for v in tree)
     return np.zeros_like(tree)
 
 
@@ -146,6 +157,8 @@ def _as_jax(tree):
 
     if isinstance(tree, dict):
         return {k: _as_jax(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)) and _is_array_tree(tree):
+        return type(tree)(_as_jax(v) for v in tree)
     if isinstance(tree, np.ndarray):
         return jnp.asarray(tree)
     return tree
@@ -165,9 +178,8 @@ def _signature(value) -> Any:
 def _is_array_tree(value) -> bool:
     if isinstance(value, np.ndarray):
         return True
-    if isinstance(value, dict):
-        return bool(value) and all(_is_array_tree(v) for v in value.values())
-    return False
+    children = _children(value)
+    return bool(children) and all(_is_array_tree(v) for v in children)
 
 
 _COMPILED: dict[Any, Callable] = {}
