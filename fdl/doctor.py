@@ -85,6 +85,10 @@ def collect() -> dict[str, Any]:
         info["data"] = {"dir": str(data_dir()), "files": dataset_status()}
     except Exception as exc:  # the data layer must never stop the doctor
         info["data"] = {"error": f"{type(exc).__name__}: {exc}"}
+    from .jaxcache import compilation_cache_dir
+
+    cache = compilation_cache_dir()
+    info["jax_compilation_cache"] = str(cache) if cache else "off (FDL_JAX_CACHE=0)"
     path = progress_path()
     info["progress"] = {"path": str(path), "exists": path.exists(),
                         "from": ENV_VAR if os.environ.get(ENV_VAR) else "default"}
@@ -102,6 +106,7 @@ def render(info: dict[str, Any], console) -> None:
         console.print(f"[red]jax      {jax_info['error']}[/]")
     else:
         console.print(f"jax      backend {jax_info['backend']}; devices: {', '.join(jax_info['devices'])}")
+    console.print(f"compile  cache {info['jax_compilation_cache']}")
     pallas = info["pallas"]
     color = "green" if pallas["mode"] == "compiled" else ("yellow" if pallas["available"] else "red")
     console.print(f"pallas   [{color}]{pallas['mode'] or 'unavailable'}[/]: {pallas['detail']}")

@@ -165,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
 
+    from .jaxcache import enable_compilation_cache
+
+    enable_compilation_cache()
     report["topic"] = {"number": topic.number, "slug": topic.slug, "title": topic.title, "module": topic.module}
     console.rule(f"[bold]{topic.label} · {topic.title}[/]  [dim]Module {topic.module} · {MODULES[topic.module]}[/]")
 

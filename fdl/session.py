@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .curriculum import Topic, find_topic
-from .track import Implementation, TopicCheck, check_topic, resolve
+from .track import Implementation, TopicCheck, check_topic, missing_file_check, resolve
 
 __all__ = ["Session", "RunContext", "Target"]
 
@@ -53,7 +53,12 @@ class Session:
         if topic.number in self.implementations:
             return self.implementations[topic.number]
         if check is None:
-            check = self.checks.get(topic.number) or check_topic(topic, seed=self.seed)
+            check = self.checks.get(topic.number)
+        if check is None:
+            try:
+                check = check_topic(topic, seed=self.seed)
+            except FileNotFoundError as exc:  # the learner moved or deleted that topic's file
+                check = missing_file_check(topic, str(exc))
         self.checks[topic.number] = check
         impl = resolve(check, self.impl_mode, strict=False)
         self.implementations[topic.number] = impl

@@ -43,6 +43,7 @@ __all__ = [
     "load_learner_file",
     "track_module",
     "check_topic",
+    "missing_file_check",
     "resolve",
     "IMPL_MODES",
 ]
@@ -181,6 +182,13 @@ def check_topic(
         if on_result:
             on_result(result)
     return TopicCheck(topic, learner, results)
+
+
+def missing_file_check(topic: Topic, reason: str) -> TopicCheck:
+    """Every exercise TODO because the learner's file is not there (the reference runs instead)."""
+    path = default_exercise_path(topic)
+    results = {e.name: ExerciseResult(e.name, Status.TODO, reason) for e in topic.exercises}
+    return TopicCheck(topic, LearnerFile(path, None, reason, None), results)
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Test setup shared by every test.
 
 - Nothing a test does touches the repository's progress.toml, the user's
-  data cache or ./runs: FDL_PROGRESS, FDL_DATA_DIR and FDL_RUNS_DIR point
-  into a temporary folder, and the session fails if progress.toml changed.
+  data or compilation caches or ./runs: FDL_PROGRESS, FDL_DATA_DIR,
+  FDL_JAX_CACHE and FDL_RUNS_DIR point into a temporary folder, and the
+  session fails if progress.toml changed.
 - Tests of topic N carry the marker ``topicNN`` (from their file name,
   ``test_tNN_*.py``), so ``pytest -m topic03`` selects one topic.
 """
@@ -44,11 +45,13 @@ def isolated_paths(tmp_path_factory):
     """Point every fdl path at a temporary folder; fail if progress.toml changed anyway."""
     base = tmp_path_factory.mktemp("fdl")
     before = _digest(REPO_PROGRESS)
-    saved = {k: os.environ.get(k) for k in ("FDL_PROGRESS", "FDL_DATA_DIR", "FDL_RUNS_DIR", "FDL_OFFLINE")}
+    saved = {k: os.environ.get(k) for k in ("FDL_PROGRESS", "FDL_DATA_DIR", "FDL_RUNS_DIR", "FDL_OFFLINE",
+                                            "FDL_JAX_CACHE")}
     os.environ["FDL_PROGRESS"] = str(base / "progress.toml")
     os.environ["FDL_DATA_DIR"] = str(base / "data")
     os.environ["FDL_RUNS_DIR"] = str(base / "runs")
     os.environ["FDL_OFFLINE"] = "1"  # no test reaches the internet
+    os.environ["FDL_JAX_CACHE"] = str(base / "jax")  # compiled oracles shared by the runs of this session
     yield base
     for key, value in saved.items():
         if value is None:

@@ -395,3 +395,9 @@ def test_parameter_lists_are_pytrees_in_vjp_checks():
     result = check_vjp(mlp_forward, mlp_backward_swapped, oracle, cases)
     assert result.status is Status.FAIL and "gradient of b[0]" in result.message
     assert "b: [{W: float64 (3, 4), b: float64 (4,)}, {W: float64 (4, 2)}]" in result.message
+
+
+def test_numpy_float64_scalar_is_not_a_float32_result():
+    with pytest.raises(CheckFailure, match="expected dtype float32"):
+        compare(np.float64(1.5), np.float32(1.5), TIGHT, what="loss")
+    assert compare(1.5, np.float32(1.5), TIGHT, what="loss").ratio == 0  # a plain float takes the dtype

@@ -163,3 +163,25 @@ def test_python_dash_m_entry_point(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["exit_code"] == 0
+
+
+def test_dependency_with_a_missing_learner_file_falls_back_to_the_reference(monkeypatch, tmp_path):
+    import fdl.track
+    from fdl.session import Session
+
+    monkeypatch.setattr(fdl.track, "default_exercise_path", lambda topic: tmp_path / "gone.py")
+    impl = Session().implementation(find_topic(1), announce=False)
+    assert set(impl.chosen.values()) == {"reference"}
+    assert impl.add_forward is fdl.track.track_module(find_topic(1), "reference").add_forward
+
+
+def test_compilation_cache_setting(monkeypatch, tmp_path):
+    from fdl.jaxcache import compilation_cache_dir
+
+    monkeypatch.setenv("FDL_JAX_CACHE", "0")
+    assert compilation_cache_dir() is None
+    monkeypatch.setenv("FDL_JAX_CACHE", str(tmp_path / "c"))
+    assert compilation_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("FDL_JAX_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert compilation_cache_dir() == tmp_path / "xdg" / "fdl" / "jax"

@@ -173,8 +173,10 @@ def _compare_array(got, expected, tol: Tolerance, what: str, against: str, scale
         )
     if isinstance(got, (bool, int, float, np.generic)) and exp.ndim == 0:
         got_arr = np.asarray(got)
-        if isinstance(got, float):
-            got_arr = got_arr.astype(exp.dtype) if exp.dtype.kind == "f" else got_arr
+        # a plain Python float carries no dtype of its own; a NumPy scalar does (np.float64 is
+        # also a Python float, so test for np.generic first) and must match like an array
+        if isinstance(got, float) and not isinstance(got, np.generic) and exp.dtype.kind == "f":
+            got_arr = got_arr.astype(exp.dtype)
     elif isinstance(got, np.ndarray):
         got_arr = got
     else:
