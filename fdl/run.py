@@ -35,7 +35,7 @@ from .errors import FdlError
 from .session import RunContext, Session
 from .track import IMPL_MODES, ImplementationUnavailable, NotBuilt, check_topic, resolve, track_module
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "execute", "build_parser"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -130,24 +130,35 @@ def _out_dir(args, topic) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: human output, or with ``--json`` one JSON report on stdout."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    code, report = execute(argv)
+    if "--json" in argv:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    return code
+
+
+def execute(argv: list[str], *, quiet: bool = False) -> tuple[int, dict[str, Any]]:
+    """Run a topic as the command line would; returns ``(exit code, report)``.
+
+    Human output goes to stdout, or to stderr with ``--json`` (so stdout holds
+    only the report); ``quiet`` silences it (the milestone harness).
+    """
     from rich.console import Console
 
-    argv = list(sys.argv[1:] if argv is None else argv)
     want_json = "--json" in argv
-    console = Console(stderr=want_json, highlight=False)
+    console = Console(stderr=want_json, highlight=False, quiet=quiet)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     report: dict[str, Any] = {}
 
-    def finish(code: int) -> int:
-        if want_json:
-            report["exit_code"] = code
-            sys.stdout.write(json.dumps(_json_safe(report), indent=2) + "\n")
-        return code
+    def finish(code: int) -> tuple[int, dict[str, Any]]:
+        report["exit_code"] = code
+        return code, _json_safe(report)
 
     # ---- 1. which topic, which options
     if not argv or argv[0] in ("-h", "--help") and len(argv) == 1:
         build_parser().print_help()
-        return EXIT_OK if argv else EXIT_USAGE
+        return finish(EXIT_OK if argv else EXIT_USAGE)
     try:
         topic, run_module, parser = _topic_parser(argv)
     except UnknownTopic as exc:
@@ -159,11 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         report["error"] = str(exc)
         return finish(EXIT_USAGE)
     except SystemExit as exc:  # argparse already printed the usage error
-        return int(exc.code or 0)
+        return finish(int(exc.code or 0))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
-        return int(exc.code or 0)
+        return finish(int(exc.code or 0))
 
     from .jaxcache import enable_compilation_cache
 

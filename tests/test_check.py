@@ -401,3 +401,39 @@ def test_numpy_float64_scalar_is_not_a_float32_result():
     with pytest.raises(CheckFailure, match="expected dtype float32"):
         compare(np.float64(1.5), np.float32(1.5), TIGHT, what="loss")
     assert compare(1.5, np.float32(1.5), TIGHT, what="loss").ratio == 0  # a plain float takes the dtype
+
+
+def test_zero_dimensional_integers_and_bools_must_match():
+    with pytest.raises(CheckFailure, match="expected False, got True"):
+        compare(np.bool_(True), np.bool_(False), TIGHT, what="stop")
+    with pytest.raises(CheckFailure, match="expected 3, got 4"):
+        compare(np.int64(4), np.int64(3), TIGHT, what="best epoch")
+
+
+def test_array_keywords_are_traced_not_baked_into_the_compiled_oracle():
+    """Two masks with the same shape (and the same abbreviated repr) must each be used."""
+
+    def drop_forward(x, mask):
+        return x * mask, mask
+
+    def drop_backward(dout, mask):
+        return dout * mask
+
+    def oracle(x, mask):
+        return x * mask
+
+    x = np.ones(2000)
+    first = np.zeros(2000)
+    first[-1] = 1.0
+    second = np.zeros(2000)
+    second[-2] = 1.0  # same shape, same repr prefix and suffix
+    cases = [Case((x.copy(),), {"mask": first}, numeric=False), Case((x.copy(),), {"mask": second}, numeric=False)]
+    assert check_vjp(drop_forward, drop_backward, oracle, cases).status is Status.PASS
+
+    def drop_forward_fixed(x, mask):  # ignores its mask: must fail on the second case
+        return x * first, first
+
+    drop_forward_fixed.__name__ = "drop_forward"
+    result = check_vjp(drop_forward_fixed, drop_backward, oracle, cases)
+    assert result.status is Status.FAIL and "case 2" in result.message
+    assert "mask=float64 (2000,)" in result.message  # arrays described, not printed

@@ -80,7 +80,7 @@ def describe_args(names, args, kwargs=None) -> str:
     for name, value in zip(names, args):
         parts.append(f"{name}: {_brief(value)}")
     for key, value in (kwargs or {}).items():
-        parts.append(f"{key}={value!r}")
+        parts.append(f"{key}={_brief(value) if isinstance(value, np.ndarray) else repr(value)}")
     return ", ".join(parts)
 
 
@@ -192,9 +192,10 @@ def _compare_array(got, expected, tol: Tolerance, what: str, against: str, scale
         )
     _check_dtype(got_arr, exp, what)
     if exp.dtype.kind in "biu" or got_arr.dtype.kind in "biu":
-        mismatch = np.argwhere(got_arr != exp)
-        if mismatch.size:
-            idx = tuple(int(i) for i in mismatch[0])
+        differs = np.asarray(got_arr != exp).reshape(-1)  # reshape: argwhere finds nothing in a 0-d array
+        if differs.any():
+            mismatch = np.flatnonzero(differs)
+            idx = tuple(int(i) for i in np.unravel_index(int(mismatch[0]), exp.shape))
             raise CheckFailure(
                 f"{what}: {len(mismatch)} of {exp.size} values differ; first at index {idx}: "
                 f"expected {_num(exp[idx])}, got {_num(got_arr[idx])} (exact match required)"

@@ -182,45 +182,50 @@ def _is_array_tree(value) -> bool:
     return bool(children) and all(_is_array_tree(v) for v in children)
 
 
-_COMPILED: dict[Any, Callable] = {}
+_COMPILED: dict[Any, tuple[Callable, tuple[str, ...]]] = {}
 
 
 def _compiled_vjp(oracle: Callable, args: tuple, kwargs: dict, positions: tuple[int, ...]) -> Callable:
-    """``f(array_args, dout) -> (out, grads)``, jitted once per oracle and input signature.
+    """``f(array_args, array_kwargs, dout) -> (out, grads)``, jitted once per oracle and signature.
 
     Forward and VJP compile as one XLA program: eager JAX would compile every
-    primitive separately, several times slower for small checks. Array
-    arguments are traced (so a new case of the same shapes reuses the
-    program); everything else (shapes, flags, kwargs) is static.
+    primitive separately, several times slower for small checks. Arrays, in
+    the positional arguments and in the keywords (a dropout mask), are traced,
+    so a new case of the same shapes reuses the program with its own values;
+    everything else (shapes, axes, flags) is static and part of the key.
     """
     import jax
 
-    key = (oracle, positions, tuple(_signature(a) for a in args), repr(sorted(kwargs.items())))
+    traced = tuple(i for i, a in enumerate(args) if _is_array_tree(a))
+    traced_kw = tuple(sorted(k for k, v in kwargs.items() if _is_array_tree(v)))
+    static = {i: a for i, a in enumerate(args) if i not in traced}
+    static_kw = {k: v for k, v in kwargs.items() if k not in traced_kw}
+    key = (oracle, positions, tuple(_signature(a) for a in args),
+           tuple((k, _signature(v)) for k, v in sorted(kwargs.items(), key=lambda kv: kv[0])))
     try:
         return _COMPILED[key]
     except (KeyError, TypeError):
         pass
-    traced = tuple(i for i, a in enumerate(args) if _is_array_tree(a))
-    static = {i: a for i, a in enumerate(args) if i not in traced}
 
-    def forward_and_vjp(array_args, dout):
+    def forward_and_vjp(array_args, array_kwargs, dout):
         values = dict(zip(traced, array_args))
+        keywords = {**static_kw, **dict(zip(traced_kw, array_kwargs))}
 
         def of_diff(*diff_args):
             full = [values[i] if i in values else static[i] for i in range(len(args))]
             for p, a in zip(positions, diff_args):
                 full[p] = a
-            return oracle(*full, **kwargs)
+            return oracle(*full, **keywords)
 
         out, vjp = jax.vjp(of_diff, *(values[p] for p in positions))
         return out, vjp(dout) if dout is not None else None
 
-    fn = jax.jit(forward_and_vjp)
+    compiled = (jax.jit(forward_and_vjp), traced_kw)
     try:
-        _COMPILED[key] = fn
+        _COMPILED[key] = compiled
     except TypeError:  # an unhashable oracle: compile every time
         pass
-    return fn
+    return compiled
 
 
 def _oracle_vjp(oracle: Callable, args: tuple, kwargs: dict, positions: Sequence[int], rng):
@@ -228,11 +233,12 @@ def _oracle_vjp(oracle: Callable, args: tuple, kwargs: dict, positions: Sequence
     import jax
 
     positions = tuple(positions)
-    fn = _compiled_vjp(oracle, args, kwargs, positions)
+    fn, traced_kw = _compiled_vjp(oracle, args, kwargs, positions)
     array_args = tuple(_as_jax(a) for a in args if _is_array_tree(a))
-    shapes = jax.eval_shape(lambda a: fn(a, None)[0], array_args)
+    array_kwargs = tuple(_as_jax(kwargs[k]) for k in traced_kw)
+    shapes = jax.eval_shape(lambda a, k: fn(a, k, None)[0], array_args, array_kwargs)
     dout = _random_like(jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes), rng)
-    out, grads = fn(array_args, _as_jax(dout))
+    out, grads = fn(array_args, array_kwargs, _as_jax(dout))
     return to_numpy_tree(out), to_numpy_tree(grads), dout
 
 
