@@ -1,4 +1,4 @@
-"""The ``fdl`` command: ``fdl run``, ``fdl progress``, ``fdl doctor``.
+"""The ``fdl`` command: ``fdl run``, ``fdl progress``, ``fdl milestones``, ``fdl doctor``.
 
 Each is the same as ``python -m fdl.<command>``; ``fdl 3`` is short for
 ``fdl run 3``.
@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sys
 
-COMMANDS = ("run", "progress", "doctor")
+COMMANDS = ("run", "progress", "milestones", "doctor")
 
 USAGE = """usage: fdl COMMAND [...]
 
   fdl run TOPIC [options]   check a topic's exercises, then run its experiment
   fdl progress [command]    your progress: overview, mark, unmark, note, reset
+  fdl milestones [--smoke]  run every milestone's topic against its target
   fdl doctor                versions, devices, data sets, progress file
 
 `fdl run --help` and the others show their options."""
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         from .progress import main as progress_main
 
         return progress_main(rest)
+    if command == "milestones":
+        from .milestones import main as milestones_main
+
+        return milestones_main(rest)
     if command == "doctor":
         from .doctor import main as doctor_main
 
