@@ -121,11 +121,12 @@ def jax_epoch_runners(x, y, batch_size, seed):
         yb = yd[order[:full]].reshape(-1, batch_size)
 
         def body(carry, batch):
-            params, opt_state, _ = step(*carry, *batch)
-            return (params, opt_state, jnp.zeros(())), None
+            params, opt_state = carry
+            params, opt_state, loss = step(params, opt_state, *batch)
+            return (params, opt_state), loss
 
-        (params, opt_state, _), _ = jax.lax.scan(body, (params, opt_state, jnp.zeros(())), (xb, yb))
-        return params, opt_state, J.loss_fn(params, xb[-1], yb[-1])
+        (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), (xb, yb))
+        return params, opt_state, losses[-1]
 
     scan_state = {"params": params, "opt": optimizer.init(params)}
 
@@ -165,7 +166,7 @@ def torch_epoch_runner(x, y, batch_size, seed, threads):
             loss = loss_fn(model(xt[index]), yt[index])
             loss.backward()
             optimizer.step()
-        return float(loss)
+        return loss.item()
 
     return epoch
 

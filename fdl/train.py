@@ -124,20 +124,23 @@ def _progress(console):
     )
 
 
-def plot_history(ctx, history: History, filename: str, *, title: str = "",
+def plot_history(ctx, history: History, filename: str, *, title: str = "", target: float | None = None,
                  accuracy_keys: tuple[str, ...] = ("train_accuracy", "val_accuracy", "test_accuracy")) -> None:
-    """Loss per step and per epoch, and accuracy per epoch, saved as PNG through ``ctx``."""
+    """Loss (per step, faint, and per epoch) and accuracy per epoch, saved as PNG through ``ctx``."""
     from .plot import figure, line_plot
 
     fig, (ax_loss, ax_acc) = figure(1, 2, size=(11, 4))
     epochs = [e["epoch"] for e in history.epochs]
     per_epoch = len(history.step_loss) / max(len(epochs), 1)
     steps = [i / per_epoch for i in range(1, len(history.step_loss) + 1)]
-    series = {"train loss (per step)": (steps, history.step_loss)}
+    ax_loss.plot(steps, history.step_loss, color="tab:blue", alpha=0.2, linewidth=0.5, label="train loss (per step)")
+    series = {"train loss (epoch mean)": (epochs, history.series("train_loss"))}
     for key in ("val_loss", "test_loss"):
         if history.series(key):
             series[key.replace("_", " ")] = (epochs, history.series(key))
     line_plot(ax_loss, series, title=title or "loss", xlabel="epoch", ylabel="loss", logy=True)
     acc = {k.replace("_", " "): (epochs, history.series(k)) for k in accuracy_keys if history.series(k)}
+    if target is not None:
+        ax_acc.axhline(target, color="black", linestyle="--", linewidth=1, label=f"target {target:g}")
     line_plot(ax_acc, acc, title="accuracy", xlabel="epoch", ylabel="accuracy")
     ctx.save_figure(fig, filename)

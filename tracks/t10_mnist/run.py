@@ -186,8 +186,10 @@ def run(ctx) -> dict:
         table.add_row(str(e["epoch"]), f"{e['train_loss']:.4f}", f"{e['test_loss']:.4f}",
                       f"{e['test_accuracy']:.2%}", f"{e['seconds']:.1f}")
     ctx.print(table)
+    target = SMOKE_TARGET if ctx.smoke else TARGETS.get(opts.dataset, TARGETS["mnist"])
     if history.epochs:
-        plot_history(ctx, history, "training.png", title=f"{data.name}: MLP {'-'.join(map(str, sizes))}")
+        plot_history(ctx, history, "training.png", title=f"{data.name}: MLP {'-'.join(map(str, sizes))}",
+                     target=None if opts.data else target)
 
     final = history.epochs[-1] if history.epochs else {}
     accuracy = final.get("test_accuracy", float("nan"))
@@ -205,7 +207,6 @@ def run(ctx) -> dict:
     if history.interrupted:
         metrics["interrupted"] = True
         return metrics
-    target = SMOKE_TARGET if ctx.smoke else TARGETS.get(opts.dataset, TARGETS["mnist"])
     met = ctx.target("test_accuracy", accuracy, target).met
     _record_milestone(ctx, met, accuracy, target)
     return metrics
