@@ -39,7 +39,7 @@ from .harness import (
     run_check,
 )
 from .tolerance import CENTRAL, ELEMENTWISE, MATMUL, REDUCTION, Tolerance, machine_epsilon
-from .vjp import Case, central_difference_vjp, forward_check, function_check, vjp_check
+from .vjp import FAST_COMPILE, Case, central_difference_vjp, compile_fast, forward_check, function_check, vjp_check
 
 __all__ = [
     "Case",
@@ -55,7 +55,9 @@ __all__ = [
     "MATMUL",
     "CENTRAL",
     "DEFAULT_TIME_LIMIT",
+    "FAST_COMPILE",
     "central_difference_vjp",
+    "compile_fast",
     "check_function",
     "check_vjp",
     "compare",

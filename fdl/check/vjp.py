@@ -183,6 +183,27 @@ def _is_array_tree(value) -> bool:
 
 
 _COMPILED: dict[Any, tuple[Callable, tuple[str, ...]]] = {}
+_EXECUTABLES: dict[Any, Any] = {}
+
+# Oracles are small programs run once or twice each: XLA's optimisation passes
+# cost more than they save, so checks compile without them (and without the
+# slower LLVM passes). No fast-math option is involved: the arithmetic is the same.
+FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True,
+                "xla_cpu_use_fusion_emitters": False}
+
+
+def compile_fast(key, jitted: Callable, *args):
+    """``jitted`` compiled for ``args`` with :data:`FAST_COMPILE`, once per ``key`` in this process."""
+    if key not in _EXECUTABLES:
+        lowered = jitted.lower(*args)
+        try:
+            executable = lowered.compile(compiler_options=FAST_COMPILE)
+        except Exception:  # a JAX or backend without these options: compile as usual
+            executable = lowered.compile()
+        if len(_EXECUTABLES) > 1024:  # bound the memory a long session can hold
+            _EXECUTABLES.clear()
+        _EXECUTABLES[key] = executable
+    return _EXECUTABLES[key]
 
 
 def _compiled_vjp(oracle: Callable, args: tuple, kwargs: dict, positions: tuple[int, ...]) -> Callable:
@@ -238,7 +259,12 @@ def _oracle_vjp(oracle: Callable, args: tuple, kwargs: dict, positions: Sequence
     array_kwargs = tuple(_as_jax(kwargs[k]) for k in traced_kw)
     shapes = jax.eval_shape(lambda a, k: fn(a, k, None)[0], array_args, array_kwargs)
     dout = _random_like(jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes), rng)
-    out, grads = fn(array_args, array_kwargs, _as_jax(dout))
+    dout_jax = _as_jax(dout)
+    try:
+        executable = compile_fast((fn, "executable"), fn, array_args, array_kwargs, dout_jax)
+    except TypeError:  # an unhashable key: compile through jit as usual
+        executable = fn
+    out, grads = executable(array_args, array_kwargs, dout_jax)
     return to_numpy_tree(out), to_numpy_tree(grads), dout
 
 

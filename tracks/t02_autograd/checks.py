@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from fdl.check import CheckFailure, Tolerance, compare, describe
+from fdl.check import CheckFailure, Tolerance, compare, compile_fast, describe
 
 __all__ = ["CHECKS", "TENSOR", "JAX", "NUMPY", "Step", "Program", "random_program", "run_numpy"]
 
@@ -153,29 +153,13 @@ def _leaf_grad(ctx, tensor, name: str):
 
 
 # Compiling is the oracle's cost: XLA on a CPU spends ~0.05-0.1 s on any executable, even one op, and
-# time that grows faster than the op count on big ones; running eagerly compiles every primitive apart.
-# So programs are compiled in small groups (one executable per group, cached for the process, keyed by
-# the programs' structure and input shapes) and without the slower LLVM passes (no fast-math: the
-# arithmetic is the same).
-_FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True,
-                 "xla_cpu_use_fusion_emitters": False}
-_COMPILED: dict[Any, Any] = {}
-
-
+# running eagerly compiles every primitive apart. So programs are compiled in small groups (one executable
+# per group, cached for the process, keyed by the programs' structure and input shapes).
 def compiled(key, fn: Callable, *args):
-    """``jax.jit(fn)`` compiled for ``args``, once per ``key``."""
+    """``jax.jit(fn)`` compiled for ``args`` (the checker's fast options), once per ``key``."""
     import jax
 
-    if key not in _COMPILED:
-        lowered = jax.jit(fn).lower(*args)
-        try:
-            executable = lowered.compile(compiler_options=_FAST_COMPILE)
-        except Exception:  # a JAX without these options: compile as usual
-            executable = lowered.compile()
-        if len(_COMPILED) > 256:
-            _COMPILED.clear()
-        _COMPILED[key] = executable
-    return _COMPILED[key]
+    return compile_fast(key, jax.jit(fn), *args)
 
 
 def _signature(arrays) -> tuple:
