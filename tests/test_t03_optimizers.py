@@ -73,7 +73,7 @@ def _planted(*edits):
 
 _NO_BIAS_CORRECTION = _planted(
     ("correction1 = 1 - b1 ** t  # m_0 = 0 biases m_t toward 0 by this factor", "correction1 = 1.0"),
-    ("correction2 = 1 - b2 ** t", "correction2 = 1.0"),
+    ("root_correction2 = math.sqrt(1 - b2 ** t)", "root_correction2 = 1.0"),
 )
 _EPS_OUTSIDE_ROOT = _planted(
     ("-lr * (g / np.sqrt(v + eps))", "-lr * (g / (np.sqrt(v) + eps))"),
