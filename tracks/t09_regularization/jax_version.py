@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from tracks.t05_mlp_forward.jax_version import init_mlp  # He init, one key per layer
+
 __all__ = [
     "l1", "l2", "dropout",
     "sgd_with_weight_decay", "adam_with_decoupled_weight_decay",
@@ -95,15 +97,6 @@ def early_stopping_update(state: EarlyStopping, loss, patience: int, min_delta: 
 
 
 # --------------------------------------------------------------------------- an MLP that uses them
-def init_mlp(key: jax.Array, sizes: tuple[int, ...], dtype=jnp.float32) -> list[dict]:
-    """He-initialised layers [{"W": (n_in, n_out), "b": (n_out,)}, ...] for ReLU networks."""
-    params = []
-    for k, (n_in, n_out) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
-        W = jax.random.normal(k, (n_in, n_out), dtype) * jnp.sqrt(2.0 / n_in).astype(dtype)
-        params.append({"W": W, "b": jnp.zeros((n_out,), dtype)})
-    return params
-
-
 def mlp_apply(params, x, *, p: float = 0.0, key: jax.Array | None = None, train: bool = False) -> jax.Array:
     """Linear -> ReLU -> dropout for every hidden layer, then a linear output.  x: (B, n_in) -> (B, n_out)"""
     keys = jax.random.split(key, len(params)) if (train and p > 0) else [None] * len(params)

@@ -26,9 +26,11 @@ network as it is, with no rescaling.
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
+
+from tracks.t03_optimizers.reference import Optimizer, tree_leaves, tree_map
 
 __all__ = [
     "tree_map", "tree_leaves", "Optimizer", "DecayState",
@@ -40,24 +42,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- pytrees
-def tree_map(fn: Callable, tree, *rest):
-    """``fn`` applied leaf by leaf to trees of the same structure (dicts, lists, tuples)."""
-    if isinstance(tree, dict):
-        return {k: tree_map(fn, tree[k], *(r[k] for r in rest)) for k in tree}
-    if isinstance(tree, tuple) and hasattr(tree, "_fields"):  # a NamedTuple
-        return type(tree)(*(tree_map(fn, *children) for children in zip(tree, *rest)))
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(tree_map(fn, *children) for children in zip(tree, *rest))
-    return fn(tree, *rest)
-
-
-def tree_leaves(tree) -> list:
-    """The arrays of ``tree``, in the order :func:`tree_map` visits them."""
-    if isinstance(tree, dict):
-        return [leaf for k in tree for leaf in tree_leaves(tree[k])]
-    if isinstance(tree, (list, tuple)):
-        return [leaf for child in tree for leaf in tree_leaves(child)]
-    return [tree]
+# tree_map, tree_leaves and Optimizer are topic 03's: one pytree walker, one optimizer shape.
 
 
 def _tree_sum(values: list, dtype) -> np.ndarray:
@@ -106,16 +91,6 @@ def l2_backward(dout, cache):
 
 
 # --------------------------------------------------------------------------- weight decay
-class Optimizer(NamedTuple):
-    """A gradient transformation: ``init(params) -> state``, ``update(updates, state, params) -> (updates, state)``.
-
-    The same shape as topic 03's optimizers, so the two chain together.
-    """
-
-    init: Callable
-    update: Callable
-
-
 class DecayState(NamedTuple):
     """Weight decay remembers nothing between steps; its state is empty."""
 

@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from tracks.t05_mlp_forward.jax_version import init_mlp  # He init, one key per layer
+
 __all__ = ["MLPConfig", "init_mlp", "apply", "loss_fn", "make_optimizer", "make_train_step", "evaluate"]
 
 
@@ -25,15 +27,6 @@ class MLPConfig:
     weight_decay: float = 1e-4  # decoupled, as in topic 03's adamw
     warmup_steps: int = 469  # one epoch of 60,000 / 128
     total_steps: int = 469 * 40
-
-
-def init_mlp(key: jax.Array, sizes: tuple[int, ...], dtype=jnp.float32) -> list[dict]:
-    """He-normal weights (std sqrt(2 / fan_in)) and zero biases, like topic 05."""
-    params = []
-    for key, (fan_in, fan_out) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
-        w = jax.random.normal(key, (fan_in, fan_out), dtype) * jnp.sqrt(2.0 / fan_in).astype(dtype)
-        params.append({"W": w, "b": jnp.zeros((fan_out,), dtype)})
-    return params
 
 
 def apply(params: list[dict], x: jax.Array, *, key: jax.Array | None = None, dropout: float = 0.0) -> jax.Array:
