@@ -139,14 +139,18 @@ def test_bad_data_gets_a_clear_message(capsys, idx_dir, tmp_path, damage, needle
 
 
 def test_offline_without_data_says_what_to_fetch(capsys, tmp_path):
-    code = main(["topic10", "--epochs", "1", "--out", str(tmp_path)])  # the suite is offline, the cache empty
+    # the suite is offline and the cache empty; an explicit --dataset never falls back to another
+    code = main(["topic10", "--dataset", "mnist", "--epochs", "1", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err
     assert "train-images-idx3-ubyte.gz" in err and "What to do" in err
 
 
-def test_smoke_run_without_data_uses_synthetic_digits_and_says_so(capsys, tmp_path):
-    code = main(["topic10", "--smoke", "--json", "--out", str(tmp_path)])  # mnist is not on this machine
+def test_smoke_run_without_data_uses_synthetic_digits_and_says_so(capsys, tmp_path, monkeypatch):
+    from tracks.t10_mnist import run as t10_run
+
+    monkeypatch.setattr(t10_run, "_available", lambda name, offline: False)  # a machine with no data set at all
+    code = main(["topic10", "--smoke", "--json", "--out", str(tmp_path)])
     captured = capsys.readouterr()
     assert code == 0 and json.loads(captured.out)["run"]["metrics"]["dataset"] == "synthetic digits"
     assert "the smoke run uses synthetic digits" in " ".join(captured.err.split())
@@ -243,3 +247,18 @@ def test_jax_version_trains_and_evaluates():
     expected = float(jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(512), y] * -1))
     # float32 log-sum-exp errs by ~1e-7 per example, however small the loss: an absolute bound
     assert loss == pytest.approx(expected, rel=1e-4, abs=1e-6) and accuracy > 0.9
+
+
+def test_auto_takes_fashion_mnist_when_mnist_cannot_be_had(monkeypatch):
+    from types import SimpleNamespace
+
+    from tracks.t10_mnist import run as t10_run
+
+    printed = []
+    ctx = SimpleNamespace(smoke=False, print=printed.append)
+    monkeypatch.setattr(t10_run, "_available", lambda name, offline: name == "fashion_mnist")
+    assert t10_run._choose_dataset(ctx) == "fashion_mnist" and "Fashion-MNIST is" in printed[0]
+    monkeypatch.setattr(t10_run, "_available", lambda name, offline: True)
+    assert t10_run._choose_dataset(ctx) == "mnist"
+    monkeypatch.setattr(t10_run, "_available", lambda name, offline: False)
+    assert t10_run._choose_dataset(ctx) == "mnist"  # whose loader then says what to fetch
