@@ -21,7 +21,7 @@ import numpy as np
 from .archive import safe_extract
 from .cache import _data_root, fetch
 from .errors import DataError
-from .images import CIFAR10_CLASSES, check_images_labels, check_split
+from .labels import CIFAR10_CLASSES, check_images_labels, check_split
 
 RECORD = 1 + 3 * 32 * 32
 ARCHIVE = "cifar-10-binary.tar.gz"
