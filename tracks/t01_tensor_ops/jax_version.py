@@ -13,7 +13,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["unbroadcast", "add", "mul", "div", "power", "exp", "log", "tanh",
+__all__ = ["custom_unary", "unbroadcast", "add", "mul", "div", "power", "exp", "log", "tanh",
            "sum", "mean", "max", "reshape", "transpose", "matmul"]
 
 
@@ -50,8 +50,8 @@ div = _binary(jnp.divide, lambda d, a, b, o: d / b, lambda d, a, b, o: -d * a / 
 power = _binary(jnp.power, lambda d, a, b, o: d * b * a ** (b - 1), lambda d, a, b, o: d * o * jnp.log(a))
 
 
-def _unary(forward, grad):
-    """An elementwise op whose VJP is ``grad(dout, x, out)``."""
+def custom_unary(forward, grad):
+    """An elementwise op whose VJP is ``grad(dout, x, out)`` (later topics build activations with it)."""
 
     @jax.custom_vjp
     def op(x):
@@ -69,9 +69,9 @@ def _unary(forward, grad):
     return op
 
 
-exp = _unary(jnp.exp, lambda d, x, o: d * o)
-log = _unary(jnp.log, lambda d, x, o: d / x)
-tanh = _unary(jnp.tanh, lambda d, x, o: d * (1 - o * o))
+exp = custom_unary(jnp.exp, lambda d, x, o: d * o)
+log = custom_unary(jnp.log, lambda d, x, o: d / x)
+tanh = custom_unary(jnp.tanh, lambda d, x, o: d * (1 - o * o))
 
 
 def _axes(axis, ndim):

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from fdl.check import CheckFailure, Tolerance, compare, compile_fast, describe
+from tracks.t01_tensor_ops import checks as t01_checks
 
 __all__ = ["CHECKS", "TENSOR", "JAX", "NUMPY", "Step", "Program", "random_program", "run_numpy"]
 
@@ -476,17 +477,8 @@ MATMUL_PROGRAMS = [
          b=(float32(normal), (4, 2))),
 ]
 
-REDUCE = [  # (shape, axis, keepdims)
-    ((3, 4), None, False),
-    ((3, 4), 0, False),
-    ((3, 4), 1, True),
-    ((2, 3, 4), (0, 2), False),
-    ((2, 3, 4), (2, 0), True),
-    ((2, 3, 4), -1, False),
-    ((5,), 0, True),
-    ((1, 1, 3), None, True),
-    ((), None, False),
-]
+# (shape, axis, keepdims): topic 01's reductions, and a 0-d tensor
+REDUCE = [*t01_checks.REDUCE, ((), None, False)]
 
 
 def _reduction(method: str, shape, axis, keepdims, sample=normal, label="") -> Prog:
