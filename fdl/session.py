@@ -86,9 +86,9 @@ class RunContext:
     targets: list[Target] = field(default_factory=list)
     interrupted: bool = False  # set by a run that caught Ctrl-C and returned partial figures
 
-    @property
-    def rng(self) -> np.random.Generator:
-        return np.random.default_rng(self.seed)
+    def __post_init__(self) -> None:
+        # one stream per run, seeded by --seed: a second ctx.rng continues it rather than repeating it
+        self.rng = np.random.default_rng(self.seed)
 
     def use(self, topic: int | str) -> Implementation:
         """Another topic's functions: the learner's where they pass, else the reference."""

@@ -727,6 +727,14 @@ CLIP_CASES = [
     Trajectory({"max_norm": 3.0}, curvature=1.0, label="gradients that depend on the parameters"),
 ]
 
+# momentum and Nesterov take the same hyperparameters: one set of cases for both
+MOMENTUM_CASES = [
+    Trajectory({"learning_rate": 0.05}),
+    Trajectory({"learning_rate": 0.02, "beta": 0.5}, curvature=1.0, noise=0.5, layout=TUPLE),
+    Trajectory({"learning_rate": 0.01, "beta": 0.99}),
+    Trajectory({"learning_rate": 0.03, "beta": 0.8}, schedule=0.95, curvature=1.0, noise=0.5, label=SCHEDULED),
+]
+
 CHECKS = {
     "sgd": trajectory_check("sgd", [
         Trajectory({"learning_rate": 0.1}),
@@ -734,18 +742,8 @@ CHECKS = {
         Trajectory({"learning_rate": 0.2}, schedule=0.9, label=SCHEDULED),
         Trajectory({"learning_rate": 0.05}, schedule=0.97, curvature=1.0, noise=0.5, label=SCHEDULED),
     ], SGD_TOL),
-    "momentum": trajectory_check("momentum", [
-        Trajectory({"learning_rate": 0.05}),
-        Trajectory({"learning_rate": 0.02, "beta": 0.5}, curvature=1.0, noise=0.5, layout=TUPLE),
-        Trajectory({"learning_rate": 0.01, "beta": 0.99}),
-        Trajectory({"learning_rate": 0.03, "beta": 0.8}, schedule=0.95, curvature=1.0, noise=0.5, label=SCHEDULED),
-    ], MOMENTUM_TOL),
-    "nesterov": trajectory_check("nesterov", [
-        Trajectory({"learning_rate": 0.05}),
-        Trajectory({"learning_rate": 0.02, "beta": 0.5}, curvature=1.0, noise=0.5, layout=TUPLE),
-        Trajectory({"learning_rate": 0.01, "beta": 0.99}),
-        Trajectory({"learning_rate": 0.03, "beta": 0.8}, schedule=0.95, curvature=1.0, noise=0.5, label=SCHEDULED),
-    ], MOMENTUM_TOL),
+    "momentum": trajectory_check("momentum", MOMENTUM_CASES, MOMENTUM_TOL),
+    "nesterov": trajectory_check("nesterov", MOMENTUM_CASES, MOMENTUM_TOL),
     "adagrad": trajectory_check("adagrad", [
         Trajectory({"learning_rate": 0.5}),
         Trajectory({"learning_rate": 0.3, "initial_accumulator_value": 1.0, "eps": 1e-3}, curvature=1.0,
