@@ -41,6 +41,7 @@ from typing import Any
 
 import tomlkit
 from tomlkit.exceptions import ParseError
+from tomlkit.items import AoT, Comment, InlineTable, Table, Whitespace
 
 from .curriculum import MILESTONES, MODULES, TOPICS, Topic, UnknownTopic, find_topic
 from .track import REPO_ROOT, default_exercise_path, file_sha256
@@ -59,6 +60,8 @@ _TOPIC_KEYS = {t.folder: t for t in TOPICS}
 _MILESTONE_KEYS = {m.key: m for m in MILESTONES}
 # keys the runner owns; `reset` removes them, a learner's own keys survive
 _RUNNER_KEYS = ("started", "checked", "passed", "total", "completed", "passed_sha256", "file", "exercises")
+# a new progress.toml is an ordinary file: readable by others, as the umask allows (mkstemp alone gives 0600)
+_NEW_FILE_MODE = 0o666
 
 HEADER = """\
 # fdl progress: your record of the course.
@@ -72,6 +75,64 @@ HEADER = """\
 
 class ProgressError(Exception):
     """progress.toml cannot be read or used; the message says where and why."""
+
+
+# ---------------------------------------------------------------------- editing in place
+# tomlkit keeps a comment that stands above a table header in the *previous* table's body, and
+# appends new keys and sub-tables at the end of a body: plain assignment would slide such a comment
+# (and the blank line before it) under the new keys. These helpers put new keys right after a
+# table's last key and new sub-tables before the comment block that introduces the next table, so
+# every comment and blank line stays where the learner wrote it.
+def _is_trivia(item) -> bool:
+    return isinstance(item, (Comment, Whitespace))
+
+
+def set_key(table, key: str, value) -> None:
+    """``table[key] = value``, keeping every comment and blank line where it was."""
+    if key in table or isinstance(table, InlineTable) or not isinstance(table, Table):
+        table[key] = value  # an existing key keeps its place and its inline comment
+        return
+    body = table.value.body
+    last = -1
+    for i, (k, item) in enumerate(body):
+        if k is not None and not isinstance(item, (Table, AoT)):
+            last = i
+    if last == -1:  # no key yet: after the comments that open the table
+        while last + 1 < len(body) and isinstance(body[last + 1][1], Comment):
+            last += 1
+    if last + 1 >= len(body):
+        table.append(key, value)
+    else:
+        table.value._insert_at(last + 1, key, value)
+
+
+def add_subtable(table: Table, key: str, sub: Table) -> None:
+    """Add ``[table.key]`` after ``table``'s own lines and before the comments that open the next table.
+
+    The comments directly above the next header (and the blank line above them) belong to that
+    header, though tomlkit stores them at the end of this table.
+    """
+    body = table.value.body
+    last = max((i for i, (k, _) in enumerate(body) if k is not None), default=-1)
+    at = len(body)
+    while at - 1 > last and isinstance(body[at - 1][1], Comment):
+        at -= 1
+    if at < len(body) and at - 1 > last and isinstance(body[at - 1][1], Whitespace):
+        at -= 1
+    if 0 < at < len(body) and not isinstance(body[at - 1][1], Whitespace):  # (append adds this one itself)
+        previous = body[at - 1][1]
+        previous.trivia.trail = previous.trivia.trail.rstrip("\n") + "\n\n"  # a blank line above the new header
+    if at >= len(body) or not isinstance(body[at][1], Whitespace):
+        sub.add(tomlkit.nl())  # and one below it
+    if at >= len(body):
+        table.append(key, sub)
+    else:
+        table.value._insert_at(at, key, sub)
+
+
+def delete_key(table, key: str) -> None:
+    if key in table:
+        del table[key]
 
 
 def progress_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -139,6 +200,9 @@ class Progress:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise ProgressError(f"{path} is not UTF-8 text ({exc}); fix or move it, fdl will not overwrite it")
+        except OSError as exc:
+            raise ProgressError(f"cannot read {path}: {exc.strerror or exc}. Check its permissions, or point "
+                                f"--progress (or ${ENV_VAR}) at another file.") from None
         try:
             doc = tomlkit.parse(text)
         except ParseError as exc:
@@ -173,6 +237,12 @@ class Progress:
                     f"{self.path}:{line}:{col}: unknown status {status!r} for {key}; expected one of "
                     f"{', '.join(STATUSES)}. Fix it by hand; the file was left as it was."
                 )
+            if "exercises" in entry and not isinstance(entry["exercises"], dict):
+                line, col = _locate(text, f"topics.{key}", "exercises")
+                raise ProgressError(
+                    f"{self.path}:{line}:{col}: {key}.exercises must be a table of exercise = result, got "
+                    f"{entry['exercises']!r}; fix or delete it (the file was left as it was)"
+                )
             for number_key in ("passed", "total"):
                 if number_key in entry and not isinstance(entry[number_key], int):
                     line, col = _locate(text, f"topics.{key}", number_key)
@@ -205,7 +275,8 @@ class Progress:
             table = tomlkit.table()
             table.add("status", "todo")
             table.comment(topic.title)
-            topics.add(topic.folder, table)
+            table.add(tomlkit.nl())
+            topics.append(topic.folder, table)
         return topics[topic.folder]
 
     def status(self, topic: Topic) -> str:
@@ -217,7 +288,7 @@ class Progress:
         entry = self.topic(topic)
         if not entry or "passed_sha256" not in entry:
             return None
-        path = Path(str(entry.get("file", default_exercise_path(topic))))
+        path = default_exercise_path(topic)
         if not path.is_file():
             return f"{path} is gone"
         if file_sha256(path) != str(entry["passed_sha256"]):
@@ -229,34 +300,47 @@ class Progress:
         return self.doc.get("milestones", {}).get(key)
 
     # ------------------------------------------------------------------ updates
-    def record_check(self, check, *, when: dt.datetime | None = None) -> None:
-        """Record a :class:`fdl.track.TopicCheck` of the learner's file."""
+    @staticmethod
+    def records(check) -> bool:
+        """Whether a check counts for progress: only the topic's own ``exercise.py`` does.
+
+        A scratch file (``--exercise scratch/x.py``) is checked and shown, never recorded: it must not
+        overwrite the record of the learner's real file.
+        """
+        return Path(check.file.path).resolve() == default_exercise_path(check.topic).resolve()
+
+    def record_check(self, check, *, when: dt.datetime | None = None) -> bool:
+        """Record a :class:`fdl.track.TopicCheck` of the learner's file; False (nothing written) for another file.
+
+        Keys are updated in place, one by one: comments, blank lines and the learner's own keys stay.
+        """
+        if not self.records(check):
+            return False
         when = (when or dt.datetime.now()).replace(microsecond=0)
         topic = check.topic
         entry = self.topic(topic, create=True)
         attempted = any(r.status.value != "TODO" for r in check.results.values())
         if attempted and "started" not in entry:
-            entry["started"] = when.date()
-        entry["checked"] = when
-        entry["passed"] = check.passed
-        entry["total"] = check.total
-        default = default_exercise_path(topic).resolve()
-        if check.file.path.resolve() != default:
-            entry["file"] = str(check.file.path)
-        elif "file" in entry:
-            del entry["file"]
-        results = tomlkit.table()
+            set_key(entry, "started", when.date())
+        set_key(entry, "checked", when)
+        set_key(entry, "passed", check.passed)
+        set_key(entry, "total", check.total)
+        delete_key(entry, "file")  # written by older versions for --exercise files; the record is of exercise.py
+        if "exercises" not in entry:
+            add_subtable(entry, "exercises", tomlkit.table())
+        results = entry["exercises"]
         for name, result in check.results.items():
-            results.add(name, result.status.value.lower())
-        entry["exercises"] = results
+            set_key(results, name, result.status.value.lower())
         status = str(entry.get("status", "todo"))
         if check.all_passed:
-            entry["status"] = "done"
-            entry["completed"] = when.date()
-            entry["passed_sha256"] = check.file.sha256
+            if status != "done":
+                set_key(entry, "status", "done")
+            set_key(entry, "completed", when.date())
+            set_key(entry, "passed_sha256", check.file.sha256)
         elif status == "todo" and attempted:
-            entry["status"] = "in_progress"
+            set_key(entry, "status", "in_progress")
         # a topic once done stays done; the overview shows it stale or failing
+        return True
 
     def record_milestone(self, key: str, *, value: float, metric: str, target: float, **details: Any) -> bool:
         """Record a milestone figure; returns True if it is a new best."""
@@ -270,28 +354,27 @@ class Progress:
         if entry is not None and "best" in entry and float(entry["best"]) >= value:
             return False
         table = entry if entry is not None else tomlkit.table()
-        table["best"] = float(value)
-        table["metric"] = metric
-        table["target"] = float(target)
-        table["reached"] = bool(value >= target)
-        table["date"] = dt.date.today()
+        set_key(table, "best", float(value))
+        set_key(table, "metric", metric)
+        set_key(table, "target", float(target))
+        set_key(table, "reached", bool(value >= target))
+        set_key(table, "date", dt.date.today())
         for k, v in details.items():
-            table[k] = v
+            set_key(table, k, v)
         if entry is None:
-            milestones.add(key, table)
+            milestones.append(key, table)
         return True
 
     def set_status(self, topic: Topic, status: str) -> None:
         if status not in STATUSES:
             raise ProgressError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
         entry = self.topic(topic, create=True)
-        entry["status"] = status
+        set_key(entry, "status", status)
         if status == "done" and "completed" not in entry:
-            entry["completed"] = dt.date.today()
+            set_key(entry, "completed", dt.date.today())
         if status == "todo":
             for key in ("completed", "passed_sha256"):
-                if key in entry:
-                    del entry[key]
+                delete_key(entry, key)
 
     def add_note(self, topic: Topic, text: str) -> None:
         entry = self.topic(topic, create=True)
@@ -299,7 +382,7 @@ class Progress:
         if "notes" not in entry:
             notes = tomlkit.array()
             notes.multiline(True)
-            entry["notes"] = notes
+            set_key(entry, "notes", notes)
         notes = entry["notes"]
         if not isinstance(notes, list):
             raise ProgressError(f"{self.path}: {topic.folder}.notes must be a list of strings to add a note")
@@ -310,14 +393,26 @@ class Progress:
         if entry is None:
             return
         for key in _RUNNER_KEYS:
-            if key in entry:
-                del entry[key]
-        if not keep_notes and "notes" in entry:
-            del entry["notes"]
-        entry["status"] = "todo"
+            delete_key(entry, key)
+        if not keep_notes:
+            delete_key(entry, "notes")
+        set_key(entry, "status", "todo")
 
-    def save(self, *, backup: bool = False) -> None:
-        """Write atomically; refuse if the file changed on disk since it was loaded."""
+    def save(self, *, backup: bool = False) -> list[Path]:
+        """Write atomically; refuse if the file changed on disk since it was loaded.
+
+        Returns the directories it had to create for a new file (``$FDL_PROGRESS`` in a new folder),
+        so the caller can say so. A file that cannot be written raises :class:`ProgressError`.
+        """
+        try:
+            return self._save(backup)
+        except OSError as exc:
+            raise ProgressError(
+                f"cannot write {self.path}: {exc.strerror or exc}; nothing was changed. Check the permissions "
+                f"of the file and its folder, or point --progress (or ${ENV_VAR}) at another file."
+            ) from None
+
+    def _save(self, backup: bool) -> list[Path]:
         if self.path.exists() and self.text is not None:
             now = self.path.read_text(encoding="utf-8")
             if now != self.text:
@@ -327,6 +422,11 @@ class Progress:
         if backup and self.path.exists():
             shutil.copy2(self.path, self.path.with_name(self.path.name + ".bak"))
         text = tomlkit.dumps(self.doc)
+        created = []
+        folder = self.path.parent
+        while not folder.exists():
+            created.append(folder)
+            folder = folder.parent
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:
@@ -336,12 +436,17 @@ class Progress:
                 os.fsync(handle.fileno())
             if self.path.exists():
                 shutil.copymode(self.path, tmp)
+            else:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, _NEW_FILE_MODE & ~umask)
             os.replace(tmp, self.path)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
         self.text = text
+        return created[::-1]
 
     # ------------------------------------------------------------------ overview
     def overview(self) -> dict[str, Any]:
@@ -436,14 +541,16 @@ def _topics_arg(values: list[str]) -> list[Topic]:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--progress", metavar="FILE", help=f"progress file (default: ${ENV_VAR} or ./progress.toml)")
+    common.add_argument("--progress", metavar="FILE", default=argparse.SUPPRESS,
+                        help=f"progress file (default: ${ENV_VAR} or ./progress.toml)")
+    # SUPPRESS: given before or after the command, a flag is not reset by the command's own default
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print JSON (the overview, or what was done, or the error)")
     parser = argparse.ArgumentParser(
         prog="python -m fdl.progress", parents=[common],
         description="Show and edit your progress through the fdl curriculum.")
-    parser.add_argument("--json", action="store_true", help="print the overview as JSON")
     sub = parser.add_subparsers(dest="command")
     show = sub.add_parser("show", parents=[common], help="the overview (the default)")
-    show.add_argument("--json", action="store_true")
     mark = sub.add_parser("mark", parents=[common], help="set topics' status (done by default)")
     mark.add_argument("topics", nargs="+")
     mark.add_argument("--status", choices=STATUSES, default="done")
@@ -463,19 +570,31 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
-    console = Console()
-    errors = Console(stderr=True, soft_wrap=True)
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        progress = Progress.load(args.progress)
-    except ProgressError as exc:
-        errors.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+    want_json = bool(getattr(args, "json", False))
+    console = Console(stderr=want_json)  # with --json, stdout holds only the JSON
+    errors = Console(stderr=True, soft_wrap=True)
+
+    def fail(message: str) -> int:
+        if want_json:
+            print(json.dumps({"error": message, "exit_code": 2}, indent=2))
+        else:
+            errors.print(f"error: {message}", markup=False, highlight=False)
         return 2
+
+    def save(progress: Progress, **kwargs) -> None:
+        for folder in progress.save(**kwargs):
+            console.print(f"created folder {folder} for {progress.path.name}", highlight=False)
+
+    try:
+        progress = Progress.load(getattr(args, "progress", None))
+    except ProgressError as exc:
+        return fail(str(exc))
     try:
         command = args.command or "show"
         if command == "show":
-            if args.json:
+            if want_json:
                 print(json.dumps(progress.overview(), indent=2))
             else:
                 render_overview(progress, console)
@@ -484,43 +603,39 @@ def main(argv: list[str] | None = None) -> int:
             topics = _topics_arg(args.topics)
             for t in topics:
                 progress.set_status(t, args.status)
-            progress.save()
+            save(progress)
             console.print(f"marked {', '.join(f'{t.number:02d}' for t in topics)} as {args.status}")
         elif command == "unmark":
             topics = _topics_arg(args.topics)
             for t in topics:
                 progress.set_status(t, "todo")
-            progress.save()
+            save(progress)
             console.print(f"{', '.join(f'{t.number:02d}' for t in topics)} back to todo")
         elif command == "note":
             topic = find_topic(args.topic)
             progress.add_note(topic, " ".join(args.text))
-            progress.save()
+            save(progress)
             console.print(f"note added to {topic.label}")
         elif command == "reset":
             if args.all:
                 if not args.yes:
-                    errors.print("reset --all forgets every recorded check and milestone; add --yes to do it")
-                    return 2
+                    return fail("reset --all forgets every recorded check and milestone; add --yes to do it")
                 topics = list(TOPICS)
             elif args.topics:
                 topics = _topics_arg(args.topics)
             else:
-                errors.print("name the topics to reset (reset 3 4), or use --all --yes")
-                return 2
+                return fail("name the topics to reset (reset 3 4), or use --all --yes")
             for t in topics:
                 progress.reset(t, keep_notes=not args.notes)
             if args.all and "milestones" in progress.doc:
                 progress.doc["milestones"].clear()
-            progress.save(backup=True)
+            save(progress, backup=True)
             console.print(f"reset {len(topics)} topic(s); the previous file is at {progress.path}.bak")
+        if want_json:
+            print(json.dumps({"ok": True, "command": command, "path": str(progress.path), "exit_code": 0}))
         return 0
-    except UnknownTopic as exc:
-        errors.print(f"error: {exc}", markup=False, highlight=False)
-        return 2
-    except ProgressError as exc:
-        errors.print(f"error: {exc}", markup=False, highlight=False)
-        return 2
+    except (UnknownTopic, ProgressError) as exc:
+        return fail(str(exc))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ from .check import ExerciseResult, Status
 from .curriculum import MODULES, UnknownTopic, find_topic
 from .errors import FdlError
 from .session import RunContext, Session
-from .track import IMPL_MODES, ImplementationUnavailable, NotBuilt, check_topic, resolve, track_module
+from .track import (IMPL_MODES, ImplementationUnavailable, NotBuilt, check_topic, default_exercise_path, resolve,
+                    track_module)
 
 __all__ = ["main", "execute", "build_parser"]
 
@@ -201,9 +202,15 @@ def execute(argv: list[str], *, quiet: bool = False) -> tuple[int, dict[str, Any
 
         try:
             progress = Progress.load(args.progress)
-            progress.record_check(check)
-            progress.save()
-            report["progress_file"] = str(progress.path)
+            if progress.record_check(check):
+                for folder in progress.save():
+                    console.print(f"created folder {folder} for {progress.path.name}")
+                report["progress_file"] = str(progress.path)
+            else:
+                own = default_exercise_path(topic)
+                console.print(f"[dim]progress not recorded: {check.file.path} is not {topic.label}'s own file "
+                              f"({own}); only that file's checks count[/]")
+                report["progress_not_recorded"] = f"{check.file.path} is not {own}"
         except (ProgressError, OSError) as exc:
             errors.print(f"[yellow]warning:[/] progress not recorded: {exc}", highlight=False)
             report["progress_error"] = str(exc)

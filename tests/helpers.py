@@ -57,6 +57,22 @@ def assert_bug_caught(topic: Topic, exercise: str, bug: Bug) -> ExerciseResult:
     return result
 
 
+def use_as_own_file(monkeypatch, topic: Topic, path: Path) -> Path:
+    """Make ``path`` the topic's own ``exercise.py`` for this test (the repository's file stays untouched)."""
+    import fdl.progress
+    import fdl.run
+    import fdl.track
+
+    real = fdl.track.default_exercise_path
+
+    def own(t):
+        return Path(path) if t.number == topic.number else real(t)
+
+    for module in (fdl.track, fdl.progress, fdl.run):
+        monkeypatch.setattr(module, "default_exercise_path", own)
+    return Path(path)
+
+
 def shipped_stub(topic: Topic, tmp_path: Path) -> Path:
     """The learner stub as committed (a learner's edits in the working tree do not count)."""
     path = TRACKS_DIR / topic.folder / "exercise.py"

@@ -30,14 +30,30 @@ status = "todo"
 """
 
 
-def fake_check(tmp_path, passed: int, total: int = 15) -> TopicCheck:
-    path = tmp_path / "mine.py"
-    path.write_text("# solution\n")
-    names = T01.exercise_names
+@pytest.fixture(autouse=True)
+def own_files(tmp_path, monkeypatch):
+    """The topics' own exercise files live under tmp_path (the repository's stay untouched)."""
+    import fdl.progress
+    import fdl.track
+
+    def own(topic):
+        return tmp_path / "tracks" / topic.folder / "exercise.py"
+
+    monkeypatch.setattr(fdl.track, "default_exercise_path", own)
+    monkeypatch.setattr(fdl.progress, "default_exercise_path", own)
+    return own
+
+
+def fake_check(tmp_path, passed: int, total: int = 15, path: Path | None = None, topic=T01) -> TopicCheck:
+    path = path or tmp_path / "tracks" / topic.folder / "exercise.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text("# solution\n")
+    names = topic.exercise_names
     results = {n: ExerciseResult(n, Status.PASS if i < passed else Status.TODO) for i, n in enumerate(names[:total])}
     import hashlib
 
-    return TopicCheck(T01, LearnerFile(path, None, None, hashlib.sha256(path.read_bytes()).hexdigest()), results)
+    return TopicCheck(topic, LearnerFile(path, None, None, hashlib.sha256(path.read_bytes()).hexdigest()), results)
 
 
 def test_repository_progress_file_is_valid_and_lists_every_topic():
@@ -209,3 +225,180 @@ def test_path_resolution(monkeypatch, tmp_path):
     assert progress_path(tmp_path / "flag.toml") == tmp_path / "flag.toml"
     monkeypatch.delenv("FDL_PROGRESS")
     assert progress_path() == REPO / "progress.toml"
+
+
+# --------------------------------------------------------------------------- the learner's file stays theirs
+def test_a_scratch_file_is_never_recorded_over_the_real_record(tmp_path, progress_file):
+    progress = Progress.load()
+    assert progress.record_check(fake_check(tmp_path, passed=15))
+    progress.save()
+    before = progress_file.read_text()
+    scratch = fake_check(tmp_path, passed=0, path=tmp_path / "scratch" / "x.py")
+    progress = Progress.load()
+    assert progress.record_check(scratch) is False
+    assert tomlkit.dumps(progress.doc) == before
+    entry = progress.topic(T01)
+    assert entry["status"] == "done" and entry["passed"] == 15 and "file" not in entry
+    assert Progress.load().stale(T01) is None
+
+
+EVERY_POSITION = """\
+# my header comment, line 1
+#   indented remark in the header
+
+# a comment above the first table
+[topics.t01_tensor_ops] # Tensor operations & broadcasting
+# first line inside t01
+status = "in_progress" # inline after status
+# between keys
+my_key = "mine"   # my own key, with spacing kept
+# last line inside t01, right after the keys
+
+# a comment above t02, separated by a blank line
+[topics.t02_autograd]   # autograd, in my words
+status = "todo"
+# a comment glued to the next header
+[topics.t03_optimizers]
+status = "todo"
+passed = 0 # I had not started
+total = 11
+
+[topics.t03_optimizers.exercises]
+# inside the exercises table, before the first result
+sgd = "todo"   # inline on sgd
+# between results
+adam = "todo"
+# just after the exercises table
+
+
+# two blank lines above this one, and it sits above the milestones
+[milestones.first_neural_network]
+best = 0.5 # from an old run
+metric = "test_accuracy"
+target = 0.98
+reached = false
+date = 2026-01-01
+# the last line of the file
+"""
+
+
+def _assert_only_values_changed(before: str, after: str, allowed_new=("started", "checked", "passed", "total",
+                                                                       "completed", "passed_sha256", "status")):
+    """Every line of ``before`` is in ``after``, in order; changed lines keep their key and inline comment."""
+    import difflib
+    import re
+
+    old, new = before.splitlines(), after.splitlines()
+    key = re.compile(r"^\s*([A-Za-z0-9_]+)\s*=\s*")
+
+    def shape(line):  # a key line without its value: the key and the inline comment
+        m = key.match(line)
+        comment = line[line.index("#"):] if "#" in line and not line.lstrip().startswith("#") else ""
+        return (m.group(1), comment) if m else None
+
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        assert tag in ("replace", "insert"), f"lines lost: {old[i1:i2]}"
+        removed, added = old[i1:i2], new[j1:j2]
+        for line in removed:
+            assert shape(line) is not None, f"a comment or blank line changed: {line!r} -> {added}"
+            assert shape(line) in [shape(a) for a in added], f"{line!r} lost its key or comment: {added}"
+        for line in added:
+            if shape(line) in [shape(r) for r in removed]:
+                continue
+            ok = (line == "" or re.match(r"^\[topics\.t\d\d_\w+\.exercises\]$", line)
+                  or (shape(line) and (shape(line)[0] in allowed_new
+                                       or any(shape(line)[0] in t.exercise_names for t in TOPICS))))
+            assert ok, f"an unexpected line was added: {line!r}"
+
+
+def test_comments_and_blank_lines_survive_ten_runs(tmp_path, progress_file):
+    import datetime as dt
+
+    progress_file.write_text(EVERY_POSITION)
+    t03 = find_topic(3)
+    texts = []
+    for run in range(10):
+        passed = [3, 15, 14, 0, 15, 15, 7, 15, 2, 15][run]
+        progress = Progress.load()
+        when = dt.datetime(2026, 3, 1 + run, 9, 30)
+        progress.record_check(fake_check(tmp_path, passed=passed), when=when)
+        progress.record_check(fake_check(tmp_path, passed=run % 3, topic=t03), when=when)
+        progress.record_check(fake_check(tmp_path, passed=0, topic=find_topic(2)), when=when)
+        progress.save()
+        text = progress_file.read_text()
+        _assert_only_values_changed(EVERY_POSITION, text)
+        if texts:
+            _assert_only_values_changed(texts[-1], text)
+        texts.append(text)
+    assert len(texts[-1].splitlines()) == len(texts[1].splitlines())  # nothing accumulates run after run
+    # the same results on the same day write the same bytes
+    again = Progress.load()
+    again.record_check(fake_check(tmp_path, passed=15), when=dt.datetime(2026, 3, 10, 9, 30))
+    again.record_check(fake_check(tmp_path, passed=0, topic=t03), when=dt.datetime(2026, 3, 10, 9, 30))
+    again.record_check(fake_check(tmp_path, passed=0, topic=find_topic(2)), when=dt.datetime(2026, 3, 10, 9, 30))
+    assert tomlkit.dumps(again.doc) == texts[-1]
+    final = texts[-1]
+    # the comment above t02 still stands directly above t02's header, after a blank line
+    assert "\n\n# a comment above t02, separated by a blank line\n[topics.t02_autograd]   # autograd" in final
+    assert "# a comment glued to the next header\n[topics.t03_optimizers]\n" in final
+    assert "\n\n\n# two blank lines above this one" in final
+    assert final.endswith("# the last line of the file\n")
+    assert Progress.load().topic(T01)["my_key"] == "mine"
+
+
+def test_a_new_progress_file_is_an_ordinary_file(tmp_path, progress_file):
+    old = os.umask(0o022)
+    try:
+        progress = Progress.load()
+        progress.add_note(T01, "first")
+        assert progress.save() == []
+    finally:
+        os.umask(old)
+    assert oct(progress_file.stat().st_mode & 0o777) == "0o644"
+
+
+def test_a_progress_file_in_a_new_folder_says_what_it_created(tmp_path, monkeypatch, capsys):
+    target = tmp_path / "new" / "deeper" / "progress.toml"
+    monkeypatch.setenv("FDL_PROGRESS", str(target))
+    assert main(["note", "1", "hello"]) == 0
+    out = capsys.readouterr().out
+    assert "created folder" in out and str(tmp_path / "new") in out
+    assert target.is_file()
+
+
+def test_a_file_that_cannot_be_written_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where a folder should be\n")
+    monkeypatch.setenv("FDL_PROGRESS", str(blocker / "progress.toml"))
+    for argv in (["mark", "1"], ["reset", "1"], ["note", "2", "x"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "cannot write" in err and "Traceback" not in err, err
+    assert blocker.read_text() == "a file where a folder should be\n"
+
+
+def test_a_permission_error_is_a_clear_error(progress_file, monkeypatch, capsys):
+    progress_file.write_text(HAND_WRITTEN)
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    assert main(["mark", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "Permission denied" in err and "Traceback" not in err
+    assert progress_file.read_text() == HAND_WRITTEN
+
+
+def test_json_errors_are_json(progress_file, capsys):
+    progress_file.write_text("status = = 'x'\n")
+    assert main(["--json"]) == 2
+    data = json.loads(capsys.readouterr().out)
+    assert "not valid TOML" in data["error"]
+    progress_file.write_text(HAND_WRITTEN)
+    assert main(["mark", "42", "--json"]) == 2
+    assert "there is no topic 42" in json.loads(capsys.readouterr().out)["error"]
+    assert main(["--json", "note", "1", "hi"]) == 0 and json.loads(capsys.readouterr().out)["ok"] is True

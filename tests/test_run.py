@@ -13,7 +13,7 @@ from fdl.curriculum import find_topic
 from fdl.run import main
 from fdl.track import TRACKS_DIR
 
-from helpers import shipped_stub
+from helpers import shipped_stub, use_as_own_file
 
 T01 = find_topic(1)
 REFERENCE = TRACKS_DIR / T01.folder / "reference.py"
@@ -120,23 +120,48 @@ def test_impl_reference_ignores_passing_code(capsys, learner_copy, out_dir):
     assert {e["implementation"] for e in report["exercises"]} == {"reference"}
 
 
-def test_progress_is_recorded_and_goes_stale_after_an_edit(capsys, learner_copy, progress_file, out_dir):
+def test_progress_is_recorded_and_goes_stale_after_an_edit(capsys, learner_copy, progress_file, out_dir,
+                                                          monkeypatch):
     from fdl.progress import Progress
 
-    assert main(["1", "--smoke", "--exercise", str(learner_copy), "--out", out_dir]) == 0
+    use_as_own_file(monkeypatch, T01, learner_copy)
+    assert main(["1", "--smoke", "--out", out_dir]) == 0
     progress = Progress.load(progress_file)
     entry = progress.topic(T01)
     assert entry["status"] == "done" and entry["passed"] == 15 and entry["total"] == 15
-    assert entry["file"] == str(learner_copy)
+    assert "file" not in entry
     assert progress.stale(T01) is None
     learner_copy.write_text(learner_copy.read_text() + "\n# an edit\n")
     assert "changed since it passed" in Progress.load(progress_file).stale(T01)
 
 
-def test_malformed_progress_file_is_reported_and_left_alone(capsys, learner_copy, progress_file, out_dir):
+def test_a_scratch_file_records_nothing_and_says_so(capsys, learner_copy, progress_file, out_dir, monkeypatch,
+                                                    tmp_path):
+    from fdl.progress import Progress
+
+    use_as_own_file(monkeypatch, T01, learner_copy)
+    assert main(["1", "--smoke", "--out", out_dir]) == 0
+    before = progress_file.read_bytes()
+    capsys.readouterr()
+    scratch = tmp_path / "scratch" / "x.py"
+    scratch.parent.mkdir()
+    scratch.write_text("import numpy as np\n")  # every exercise missing: TODO
+    code, report = run_json(capsys, "1", "--smoke", "--exercise", str(scratch), "--out", out_dir)
+    assert code == 0
+    assert progress_file.read_bytes() == before
+    assert str(scratch) in report["progress_not_recorded"]
+    main(["1", "--smoke", "--exercise", str(scratch), "--out", out_dir])
+    assert "progress not recorded" in " ".join(capsys.readouterr().out.split())
+    entry = Progress.load(progress_file).topic(T01)
+    assert entry["status"] == "done" and entry["passed"] == 15 and Progress.load(progress_file).stale(T01) is None
+
+
+def test_malformed_progress_file_is_reported_and_left_alone(capsys, learner_copy, progress_file, out_dir,
+                                                             monkeypatch):
+    use_as_own_file(monkeypatch, T01, learner_copy)
     progress_file.write_text("[topics.t01_tensor_ops\nstatus = 'done'\n")
     before = progress_file.read_bytes()
-    code = main(["1", "--smoke", "--exercise", str(learner_copy), "--out", out_dir])
+    code = main(["1", "--smoke", "--out", out_dir])
     assert code == 0  # the checks and the run are fine; only recording was refused
     err = capsys.readouterr().err
     assert "progress not recorded" in err and ":1:" in err
