@@ -11,9 +11,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["compilation_cache_dir", "enable_compilation_cache"]
+__all__ = ["compilation_cache_dir", "enable_compilation_cache", "enabled_cache_dir"]
 
 _OFF = ("0", "off", "false", "no")
+_ENABLED: Path | None = None
+
+
+def enabled_cache_dir() -> Path | None:
+    """The cache folder this process turned on, if it did (the checking process then uses it too)."""
+    return _ENABLED
 
 
 def compilation_cache_dir() -> Path | None:
@@ -40,4 +46,6 @@ def enable_compilation_cache() -> Path | None:
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     except (OSError, AttributeError, ValueError):  # a read-only home, an older JAX: run without it
         return None
+    global _ENABLED
+    _ENABLED = path
     return path

@@ -550,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m fdl.progress", parents=[common],
         description="Show and edit your progress through the fdl curriculum.")
     sub = parser.add_subparsers(dest="command")
-    show = sub.add_parser("show", parents=[common], help="the overview (the default)")
+    sub.add_parser("show", parents=[common], help="the overview (the default)")
     mark = sub.add_parser("mark", parents=[common], help="set topics' status (done by default)")
     mark.add_argument("topics", nargs="+")
     mark.add_argument("--status", choices=STATUSES, default="done")

@@ -20,6 +20,7 @@ stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -42,7 +43,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m fdl.run",
         description="Check a topic's exercises against JAX oracles, then run its experiment.",
         epilog="Name a topic by number (3, 03, t03, topic03) or slug (optimizers).",
@@ -82,9 +83,15 @@ def _fmt_err(x: float | None) -> str:
     return f"{x:.1e}"
 
 
-def render_checks(console, results: dict[str, ExerciseResult], chosen: dict[str, str] | None) -> None:
-    from rich.table import Table
+OUTPUT_LINES = 12  # lines of a learner's printed output shown per exercise (all of it is in --json)
 
+
+def render_checks(console, check, chosen: dict[str, str] | None) -> None:
+    """The table of verdicts; then each FAIL's message, what the learner's code printed, and the TODOs."""
+    from rich.table import Table
+    from rich.text import Text
+
+    results: dict[str, ExerciseResult] = check.results
     table = Table(title=None, show_lines=False, header_style="bold")
     table.add_column("exercise")
     table.add_column("status")
@@ -96,19 +103,44 @@ def render_checks(console, results: dict[str, ExerciseResult], chosen: dict[str,
     for name, r in results.items():
         w = r.worst
         table.add_row(
-            name, f"[{colors[r.status]}]{r.status.value}[/]",
+            name, Text(r.status.value, style=colors[r.status]),
             _fmt_err(w.max_abs) if w else "", _fmt_err(w.rel) if w else "",
             str(r.cases) if r.cases and r.status is not Status.TODO else "",
             (chosen or {}).get(name, ""),
         )
     console.print(table)
+    loaded = check.file.error is None
+    if check.file.output and check.file.output.get("text"):
+        _print_output(console, f"{check.file.path.name} printed while loading", check.file.output)
+    if not loaded:  # one message for the file, not one per exercise
+        console.print(Text.assemble(("FAIL ", "bold red"), (check.file.path.name, "bold red"), ": ",
+                                    check.file.error), highlight=False)
     for name, r in results.items():
-        if r.status is Status.FAIL:
-            console.print(f"[red bold]FAIL {name}[/]: {r.message}", highlight=False, markup=False)
+        if r.status is Status.FAIL and loaded:
+            console.print(Text.assemble((f"FAIL {name}", "bold red"), ": ", r.message), highlight=False)
+        if r.output and r.output.get("text"):
+            _print_output(console, f"{name} printed", r.output)
     todo = [name for name, r in results.items() if r.status is Status.TODO]
     if todo:
         first = results[todo[0]].message
-        console.print(f"[yellow]TODO[/] {', '.join(todo)}  [dim]({first})[/]", highlight=False)
+        console.print(Text.assemble(("TODO", "yellow"), f" {', '.join(todo)}  ", (f"({first})", "dim")),
+                      highlight=False)
+
+
+def _print_output(console, title: str, output: dict) -> None:
+    from rich.text import Text
+
+    lines = output["text"].splitlines()
+    shown = lines[:OUTPUT_LINES]
+    more = len(lines) - len(shown)
+    size = output.get("bytes", 0)
+    extent = f"{len(lines)} line{'s' if len(lines) != 1 else ''}" if not output.get("truncated") else f"{size:,} bytes"
+    console.print(Text(f"  {title} ({extent}):", style="dim"), highlight=False)
+    for line in shown:
+        console.print(Text(f"    | {line[:200]}", style="dim"), highlight=False)
+    if more > 0 or output.get("truncated"):
+        console.print(Text("    | ... (the rest is in --json's output field; prints slow a check down)", style="dim"),
+                      highlight=False)
 
 
 def _json_safe(value):
@@ -130,13 +162,60 @@ def _out_dir(args, topic) -> Path:
     return Path(base).expanduser() / topic.folder
 
 
+@contextlib.contextmanager
+def _stdout_is_stderr():
+    """Everything written to stdout meanwhile goes to stderr (Python's and C's writes alike).
+
+    With ``--json`` stdout holds one JSON report, whatever a learner's code prints during the run.
+    """
+    real_stdout = sys.stdout
+    try:
+        sys.stdout.flush()
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a captured or replaced stdout: Python level only
+        fd = None
+    saved = os.dup(fd) if fd is not None else None
+    if fd is not None:
+        os.dup2(sys.stderr.fileno(), fd)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield lambda text: _write_to(real_stdout, saved, text)
+    finally:
+        if saved is not None:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+def _write_to(stream, fd: int | None, text: str) -> None:
+    if fd is not None:
+        os.write(fd, text.encode())
+    else:
+        stream.write(text)
+        stream.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line: human output, or with ``--json`` one JSON report on stdout."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    code, report = execute(argv)
-    if "--json" in argv:
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    if "--json" not in argv:
+        code, _ = execute(argv)
+        return code
+    with _stdout_is_stderr() as write_json:
+        code, report = execute(argv)
+        write_json(json.dumps(report, indent=2) + "\n")
     return code
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so ``--json`` can carry the message."""
+
+    def error(self, message):
+        raise _UsageError(f"{self.prog}: error: {message}")
 
 
 def execute(argv: list[str], *, quiet: bool = False) -> tuple[int, dict[str, Any]]:
@@ -156,25 +235,27 @@ def execute(argv: list[str], *, quiet: bool = False) -> tuple[int, dict[str, Any
         report["exit_code"] = code
         return code, _json_safe(report)
 
+    def usage(message: str) -> tuple[int, dict[str, Any]]:
+        errors.print(message, markup=False)
+        report["error"] = message
+        return finish(EXIT_USAGE)
+
     # ---- 1. which topic, which options
     if not argv or argv[0] in ("-h", "--help") and len(argv) == 1:
-        build_parser().print_help()
+        if not quiet:
+            build_parser().print_help(sys.stderr if want_json else sys.stdout)
         return finish(EXIT_OK if argv else EXIT_USAGE)
     try:
         topic, run_module, parser = _topic_parser(argv)
-    except UnknownTopic as exc:
-        errors.print(f"error: {exc}", markup=False)
-        report["error"] = str(exc)
-        return finish(EXIT_USAGE)
-    except NotBuilt as exc:
-        errors.print(f"{exc}", markup=False)
-        report["error"] = str(exc)
-        return finish(EXIT_USAGE)
-    except SystemExit as exc:  # argparse already printed the usage error
-        return finish(int(exc.code or 0))
-    try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:
+    except UnknownTopic as exc:
+        return usage(f"error: {exc}")
+    except NotBuilt as exc:
+        return usage(str(exc))
+    except _UsageError as exc:
+        errors.print(_usage_line(argv), markup=False)
+        return usage(str(exc))
+    except SystemExit as exc:  # --help printed its text
         return finish(int(exc.code or 0))
 
     from .jaxcache import enable_compilation_cache
@@ -182,38 +263,44 @@ def execute(argv: list[str], *, quiet: bool = False) -> tuple[int, dict[str, Any
     enable_compilation_cache()
     report["topic"] = {"number": topic.number, "slug": topic.slug, "title": topic.title, "module": topic.module}
     console.rule(f"[bold]{topic.label} · {topic.title}[/]  [dim]Module {topic.module} · {MODULES[topic.module]}[/]")
+    try:
+        return _execute(topic, run_module, args, console, errors, report, finish)
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        report["error"] = "interrupted"
+        return finish(EXIT_INTERRUPTED)
 
-    # ---- 2. check the learner's file
+
+def _usage_line(argv: list[str]) -> str:
+    try:
+        return build_parser().format_usage().rstrip()
+    except Exception:  # noqa: BLE001  (only a courtesy line)
+        return ""
+
+
+def _execute(topic, run_module, args, console, errors, report, finish) -> tuple[int, dict[str, Any]]:
+    # ---- 2. check the learner's file (in a worker process: fdl.worker)
     started = time.perf_counter()
     try:
-        with console.status(f"checking {topic.label}...", spinner="dots"):
-            check = check_topic(topic, args.exercise, seed=args.seed)
+        with console.status(f"checking {topic.label}...", spinner="dots") as status:
+            def running(exercise, seconds):
+                if exercise:
+                    status.update(f"checking {topic.label} · {exercise} ({seconds:.0f} s)")
+
+            check = check_topic(topic, args.exercise, seed=args.seed, on_running=running)
     except FileNotFoundError as exc:
         errors.print(f"error: {exc}", markup=False)
         report["error"] = str(exc)
         return finish(EXIT_USAGE)
     report["exercise_file"] = str(check.file.path)
     report["impl_mode"] = args.impl
+    if check.file.error:
+        report["file_error"] = check.file.error
     console.print(f"[dim]checked {check.file.path} in {time.perf_counter() - started:.1f} s[/]")
 
     # ---- 3. record progress (a malformed file is reported, never overwritten)
     if not args.no_progress:
-        from .progress import Progress, ProgressError
-
-        try:
-            progress = Progress.load(args.progress)
-            if progress.record_check(check):
-                for folder in progress.save():
-                    console.print(f"created folder {folder} for {progress.path.name}")
-                report["progress_file"] = str(progress.path)
-            else:
-                own = default_exercise_path(topic)
-                console.print(f"[dim]progress not recorded: {check.file.path} is not {topic.label}'s own file "
-                              f"({own}); only that file's checks count[/]")
-                report["progress_not_recorded"] = f"{check.file.path} is not {own}"
-        except (ProgressError, OSError) as exc:
-            errors.print(f"[yellow]warning:[/] progress not recorded: {exc}", highlight=False)
-            report["progress_error"] = str(exc)
+        _record_check(topic, check, args, console, errors, report)
 
     # ---- 4. whose code runs
     session = Session(impl_mode=args.impl, seed=args.seed, console=console)
@@ -221,14 +308,14 @@ def execute(argv: list[str], *, quiet: bool = False) -> tuple[int, dict[str, Any
     try:
         impl = resolve(check, args.impl)
     except ImplementationUnavailable as exc:
-        render_checks(console, check.results, None)
+        render_checks(console, check, None)
         report["exercises"] = [r.to_dict() for r in check.results.values()]
         errors.print(f"error: {exc}", markup=False)
         report["error"] = str(exc)
         return finish(EXIT_FAILED)
     session.checks[topic.number] = check
     session.implementations[topic.number] = impl
-    render_checks(console, check.results, impl.chosen)
+    render_checks(console, check, impl.chosen)
     report["exercises"] = [
         {**r.to_dict(), "implementation": impl.chosen.get(name)} for name, r in check.results.items()
     ]
@@ -240,23 +327,28 @@ def execute(argv: list[str], *, quiet: bool = False) -> tuple[int, dict[str, Any
     console.rule(f"run: {topic.run}" + (" (smoke)" if args.smoke else ""))
     run_started = time.perf_counter()
     code = EXIT_FAILED if failed_checks else EXIT_OK
+
+    def stopped(message: str, exit_code: int) -> tuple[int, dict[str, Any]]:
+        report["error"] = message
+        report["run"] = {"plots": ctx.plots, "seconds": time.perf_counter() - run_started}
+        return finish(exit_code)
+
     try:
         metrics = run_module.run(ctx) or {}
     except FdlError as exc:  # missing data, a NaN loss, an unfinished dependency: the message says what to do
         errors.print(f"error: {exc}", markup=False)
-        report["error"] = str(exc)
-        report["run"] = {"plots": ctx.plots, "seconds": time.perf_counter() - run_started}
-        return finish(EXIT_FAILED)
+        return stopped(str(exc), EXIT_FAILED)
     except KeyboardInterrupt:
         errors.print("interrupted")
-        report["error"] = "interrupted"
-        report["run"] = {"plots": ctx.plots, "seconds": time.perf_counter() - run_started}
-        return finish(EXIT_INTERRUPTED)
+        return stopped("interrupted", EXIT_INTERRUPTED)
+    except SystemExit as exc:  # code called by the run tried to end the program
+        message = (f"the run stopped: something it called raised SystemExit({exc.code!r}) (sys.exit); "
+                   f"exercise functions return their results, they never end the program")
+        errors.print(f"error: {message}", markup=False)
+        return stopped(message, EXIT_FAILED)
     except Exception as exc:  # a bug in a run: show where, keep the report
         errors.print("the run failed:\n" + traceback.format_exc(), markup=False)
-        report["error"] = f"{type(exc).__name__}: {exc}"
-        report["run"] = {"plots": ctx.plots, "seconds": time.perf_counter() - run_started}
-        return finish(EXIT_FAILED)
+        return stopped(f"{type(exc).__name__}: {exc}", EXIT_FAILED)
     seconds = time.perf_counter() - run_started
     report["run"] = {
         "metrics": metrics,
@@ -276,10 +368,74 @@ def execute(argv: list[str], *, quiet: bool = False) -> tuple[int, dict[str, Any
         report["run"]["interrupted"] = True
         console.print("[yellow]interrupted: the figures above are partial[/]")
         code = EXIT_INTERRUPTED
+    milestone = record_milestone(ctx, args, console, errors)
+    if milestone:
+        report["run"]["milestone"] = milestone
     if failed_checks:
         console.print("[red]some checks FAIL: fix them, then run again[/]")
     console.print(f"[dim]run took {seconds:.1f} s[/]")
     return finish(code)
+
+
+def _record_check(topic, check, args, console, errors, report) -> None:
+    from .progress import Progress, ProgressError
+
+    try:
+        progress = Progress.load(args.progress)
+        if progress.record_check(check):
+            for folder in progress.save():
+                console.print(f"created folder {folder} for {progress.path.name}")
+            report["progress_file"] = str(progress.path)
+        else:
+            own = default_exercise_path(topic)
+            console.print(f"[dim]progress not recorded: {check.file.path} is not {topic.label}'s own file "
+                          f"({own}); only that file's checks count[/]")
+            report["progress_not_recorded"] = f"{check.file.path} is not {own}"
+    except (ProgressError, OSError) as exc:
+        errors.print(f"[yellow]warning:[/] progress not recorded: {exc}", highlight=False)
+        report["progress_error"] = str(exc)
+
+
+def record_milestone(ctx: RunContext, args, console, errors) -> dict[str, Any] | None:
+    """The engine, not the topic, records a milestone: the run's milestone target met with the learner's code.
+
+    It counts only on a full run (not ``--smoke``, not a run that called ``ctx.no_milestone``), with
+    ``--impl mine`` so every function came from the learner's files, and only when the figure is met.
+    """
+    topic = ctx.topic
+    target = next((t for t in ctx.targets if t.milestone), None)
+    if topic.milestone is None or target is None or ctx.smoke or ctx.interrupted:
+        return None
+    info: dict[str, Any] = {"key": topic.milestone, "met": target.met, "recorded": False}
+    whose = {who for impl in ctx.session.implementations.values() for who in impl.chosen.values()}
+    if ctx.milestone_blocked:
+        info["why_not"] = ctx.milestone_blocked
+    elif not target.met:
+        info["why_not"] = f"{target.name} {target.value:.4g} did not reach {target.target:.4g}"
+    elif ctx.session.impl_mode != "mine" or whose != {"mine"}:
+        info["why_not"] = "the milestone counts when your own code reaches the target: run again with --impl mine"
+        console.print(f"[dim]{info['why_not']}[/]")
+    elif args.no_progress:
+        info["why_not"] = "--no-progress"
+    if "why_not" in info:
+        return info
+    from .curriculum import MILESTONES
+    from .progress import Progress, ProgressError
+
+    milestone = next(m for m in MILESTONES if m.key == topic.milestone)
+    try:
+        progress = Progress.load(args.progress)
+        if progress.record_milestone(milestone.key, value=target.value, metric=target.name, target=target.target,
+                                     **ctx.milestone_details):
+            progress.save()
+            info["recorded"] = True
+            console.print(f"[green]{milestone.title} recorded: {target.name} {target.value:.4g}[/]")
+        else:
+            info["why_not"] = "not better than the best already recorded"
+    except ProgressError as exc:
+        errors.print(f"[yellow]warning:[/] milestone not recorded: {exc}", highlight=False)
+        info["why_not"] = str(exc)
+    return info
 
 
 def _fmt_metric(value) -> str:

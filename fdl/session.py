@@ -10,6 +10,7 @@ the reference where not, and announced), saves plots with
 from __future__ import annotations
 
 import argparse
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ class Target:
     value: float
     target: float
     higher_is_better: bool = True
+    milestone: bool = False  # the figure the topic's milestone is judged by
 
     @property
     def met(self) -> bool:
@@ -35,7 +37,7 @@ class Target:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "value": self.value, "target": self.target,
-                "higher_is_better": self.higher_is_better, "met": self.met}
+                "higher_is_better": self.higher_is_better, "met": self.met, "milestone": self.milestone}
 
 
 @dataclass
@@ -85,10 +87,17 @@ class RunContext:
     plots: list[Path] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     interrupted: bool = False  # set by a run that caught Ctrl-C and returned partial figures
+    milestone_blocked: str | None = None  # why this run cannot count for the milestone (ctx.no_milestone)
+    milestone_details: dict[str, Any] = field(default_factory=dict)  # recorded beside the milestone figure
 
-    def __post_init__(self) -> None:
-        # one stream per run, seeded by --seed: a second ctx.rng continues it rather than repeating it
-        self.rng = np.random.default_rng(self.seed)
+    def rng_for(self, name: str) -> np.random.Generator:
+        """The random stream called ``name`` of this run: seeded by ``--seed``, the topic and the name.
+
+        Every use of randomness in a run takes its own named stream (``"data"``, ``"init"``,
+        ``"shuffle"``), so adding one draw never changes another, and the same seed gives the
+        same run whatever order the streams are used in.
+        """
+        return np.random.default_rng([self.seed, self.topic.number, zlib.crc32(name.encode())])
 
     def use(self, topic: int | str) -> Implementation:
         """Another topic's functions: the learner's where they pass, else the reference."""
@@ -110,11 +119,20 @@ class RunContext:
         self.print(f"plot saved: {path}")
         return path
 
-    def target(self, name: str, value: float, target: float, *, higher_is_better: bool = True) -> Target:
-        """Declare a figure the run must reach; a missed target makes the run exit 1."""
-        t = Target(name, float(value), float(target), higher_is_better)
+    def target(self, name: str, value: float, target: float, *, higher_is_better: bool = True,
+               milestone: bool = False) -> Target:
+        """Declare a figure the run must reach; a missed target makes the run exit 1.
+
+        ``milestone=True`` marks the figure the topic's milestone is judged by: the engine records
+        the milestone when it is met on a full run with ``--impl mine`` (never the topic itself).
+        """
+        t = Target(name, float(value), float(target), higher_is_better, milestone)
         self.targets.append(t)
         verdict = "[green]met[/]" if t.met else "[red]missed[/]"
         sign = ">=" if higher_is_better else "<="
         self.print(f"target {name}: {t.value:.4g} (need {sign} {t.target:.4g}) {verdict}")
         return t
+
+    def no_milestone(self, reason: str) -> None:
+        """This run cannot count for the milestone (a part of the data, other data); ``reason`` says why."""
+        self.milestone_blocked = reason

@@ -25,10 +25,10 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Callable
 
-from .check import ExerciseResult, Status, run_check
+from .check import DEFAULT_TIME_LIMIT, ExerciseResult, Status, run_check
 from .curriculum import Topic
 from .errors import FdlError
 
@@ -80,36 +80,90 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-@dataclass
 class LearnerFile:
-    """The learner's file, loaded; ``error`` says why it could not be, if it could not."""
+    """The learner's file: where it is, its SHA-256, and why it could not be loaded (``error``), if it could not.
 
-    path: Path
-    module: ModuleType | None
-    error: str | None
-    sha256: str | None
+    ``module`` is the file executed as a module. A file checked in the worker process
+    (:mod:`fdl.worker`) is executed here only when a run first needs one of its functions, and only
+    if it is still the file that was checked (same SHA-256): the code that runs is the code that passed.
+    """
+
+    def __init__(self, path: Path, module: ModuleType | None, error: str | None, sha256: str | None,
+                 *, output: dict | None = None, lazy: bool = False):
+        self.path = Path(path)
+        self._module = module
+        self.error = error
+        self.sha256 = sha256
+        self.output = output  # what the file printed while it was loaded
+        self._lazy = lazy and module is None and error is None
+
+    @property
+    def module(self) -> ModuleType | None:
+        if self._lazy:
+            self._lazy = False
+            self._module = _load_for_run(self)
+        return self._module
+
+    def __repr__(self) -> str:
+        return f"LearnerFile({str(self.path)!r}, error={self.error!r})"
+
+
+class LearnerFileChanged(FdlError, RuntimeError):
+    """The learner's file is not the one that was checked any more."""
+
+
+def _load_for_run(learner: LearnerFile) -> ModuleType:
+    """Execute a file the worker checked, in this process, for the run to use."""
+    import tempfile
+
+    from .check.harness import HardExit, _exits_are_exceptions
+    from .worker import _captured
+
+    if not learner.path.is_file() or file_sha256(learner.path) != learner.sha256:
+        raise LearnerFileChanged(
+            f"{learner.path} changed while fdl was checking it; a run uses only code that was checked. "
+            f"Run the command again."
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        try:  # its output was shown when it was checked
+            with _captured(Path(folder) / "load.out"), _exits_are_exceptions():
+                return _exec_learner_file(learner.path, learner.sha256)
+        except (Exception, SystemExit, HardExit) as exc:
+            raise LearnerFileChanged(
+                f"{learner.path} could not be loaded for the run ({type(exc).__name__}: {exc}), although it "
+                f"loaded when it was checked. Run the command again."
+            ) from None
+
+
+def _exec_learner_file(path: Path, digest: str) -> ModuleType:
+    name = f"fdl_learner_{path.parent.name}_{digest[:12]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))  # the learner may import helpers kept beside their file
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        try:
+            sys.path.remove(str(path.parent))
+        except ValueError:
+            pass
+    return module
 
 
 def load_learner_file(path: Path | str, topic: Topic) -> LearnerFile:
     """Execute the learner's file as a fresh module, whatever it contains.
 
     A missing file raises ``FileNotFoundError`` (a usage error). A syntax
-    error or an exception at import time is returned in ``error``: every
-    exercise then FAILs with that message, and the run uses the reference.
+    error, an exception or an exit at import time is returned in ``error``:
+    every exercise then FAILs with that message, and the run uses the reference.
     """
-    path = Path(path).expanduser().resolve()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no exercise file at {path}. Expected {topic.label}'s file "
-            f"(tracks/{topic.folder}/exercise.py, or the path given with --exercise)."
-        )
+    from .check.harness import HardExit, _exits_are_exceptions
+
+    path = _existing(path, topic)
     digest = file_sha256(path)
-    name = f"fdl_learner_{topic.folder}_{digest[:12]}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))  # the learner may import helpers kept beside their file
     try:
-        spec.loader.exec_module(module)
+        with _exits_are_exceptions():
+            module = _exec_learner_file(path, digest)
     except SyntaxError as exc:
         pointer = ""
         if exc.text:
@@ -117,17 +171,26 @@ def load_learner_file(path: Path | str, topic: Topic) -> LearnerFile:
             pointer = f"\n    {exc.text.rstrip()}\n    {' ' * col}^"
         error = f"{path.name} has a syntax error at line {exc.lineno}, column {exc.offset}: {exc.msg}{pointer}"
         return LearnerFile(path, None, error, digest)
-    except Exception as exc:  # anything raised while the file runs top to bottom
+    except KeyboardInterrupt:
+        raise
+    except (Exception, SystemExit, HardExit) as exc:  # anything raised while the file runs top to bottom
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path]
         where = f" at line {frames[-1].lineno}: {frames[-1].line}" if frames else ""
-        error = f"{path.name} raised {type(exc).__name__} while loading{where}: {exc}"
+        what = {SystemExit: "called sys.exit", HardExit: "called os._exit"}.get(type(exc),
+                                                                               f"raised {type(exc).__name__}")
+        error = f"{path.name} {what} while loading{where}: {exc}"
         return LearnerFile(path, None, error, digest)
-    finally:
-        try:
-            sys.path.remove(str(path.parent))
-        except ValueError:
-            pass
     return LearnerFile(path, module, None, digest)
+
+
+def _existing(path: Path | str, topic: Topic) -> Path:
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no exercise file at {path}. Expected {topic.label}'s file "
+            f"(tracks/{topic.folder}/exercise.py, or the path given with --exercise)."
+        )
+    return path
 
 
 @dataclass
@@ -150,9 +213,6 @@ class TopicCheck:
     def all_passed(self) -> bool:
         return self.passed == self.total
 
-    def status_of(self, exercise: str) -> Status:
-        return self.results[exercise].status
-
 
 def check_topic(
     topic: Topic,
@@ -161,27 +221,103 @@ def check_topic(
     seed: int = 0,
     only: list[str] | None = None,
     on_result: Callable[[ExerciseResult], None] | None = None,
+    on_running: Callable[[str | None, float], None] | None = None,
+    time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> TopicCheck:
-    """Check every exercise of ``topic`` against the learner's file."""
+    """Check every exercise of ``topic`` against the learner's file.
+
+    The checks run in a worker process (:mod:`fdl.worker`), so the learner's code cannot end,
+    flood or hang fdl; ``on_running(exercise, seconds)`` is called every quarter second meanwhile.
+    With ``FDL_ISOLATE=0`` they run in this process.
+    """
     checks = track_module(topic, "checks").CHECKS
     missing = [name for name in topic.exercise_names if name not in checks]
     if missing:  # a registry/track mismatch is a bug of the project, not of the learner
         raise RuntimeError(f"{topic.label}: no check for exercises {missing} in tracks/{topic.folder}/checks.py")
-    learner = load_learner_file(exercise_file or default_exercise_path(topic), topic)
+    path = _existing(exercise_file or default_exercise_path(topic), topic)
+    names = [e.name for e in topic.exercises if not only or e.name in only]
+    from .worker import isolation_enabled
+
+    if not isolation_enabled():
+        return _check_here(topic, checks, path, names, seed, on_result, time_limit)
+    return _check_in_worker(topic, path, names, seed, on_result, on_running, time_limit)
+
+
+def _check_here(topic, checks, path, names, seed, on_result, time_limit) -> TopicCheck:
+    learner = load_learner_file(path, topic)
     results: dict[str, ExerciseResult] = {}
-    for exercise in topic.exercises:
-        if only and exercise.name not in only:
-            continue
+    for name in names:
         if learner.module is None:
-            result = ExerciseResult(exercise.name, Status.FAIL, learner.error or "the file could not be loaded")
+            result = ExerciseResult(name, Status.FAIL, _did_not_load(learner))
         else:
-            result = run_check(
-                checks[exercise.name], learner.module, exercise=exercise.name, seed=seed, source=str(learner.path)
-            )
-        results[exercise.name] = result
+            result = run_check(checks[name], learner.module, exercise=name, seed=seed, source=str(learner.path),
+                               time_limit=time_limit)
+        results[name] = result
         if on_result:
             on_result(result)
     return TopicCheck(topic, learner, results)
+
+
+def _did_not_load(learner: LearnerFile) -> str:
+    first = (learner.error or "the file could not be loaded").splitlines()[0]
+    return f"{learner.path.name} did not load, so nothing in it could be checked: {first}"
+
+
+def _check_in_worker(topic, path, names, seed, on_result, on_running, time_limit) -> TopicCheck:
+    import tempfile
+
+    from .jaxcache import enabled_cache_dir
+    from .worker import check_in_worker
+
+    results: dict[str, ExerciseResult] = {}
+    state: dict = {"error": None, "sha256": file_sha256(path), "output": None, "loaded": False}
+
+    def finish(result: ExerciseResult) -> None:
+        results[result.exercise] = result
+        if on_result:
+            on_result(result)
+
+    def on_event(event: dict) -> None:
+        kind = event["event"]
+        if kind == "loaded" and not state["loaded"]:
+            state.update(loaded=True, error=event["error"], sha256=event["sha256"] or state["sha256"],
+                         output=event.get("output"))
+        elif kind == "running" and on_running:
+            on_running(event["exercise"], event["seconds"])
+        elif kind == "result":
+            finish(ExerciseResult.from_wire(event["result"]))
+        elif kind == "died":
+            output = event.get("output") or {}
+            if event.get("while_loading"):
+                state.update(error=f"loading {path.name} ended the checking process ({event['how']}): a hard exit "
+                                   f"or a crash at the top level of your file", output=output)
+            elif event.get("exercise"):
+                finish(ExerciseResult(event["exercise"], Status.FAIL, _died_message(event, time_limit),
+                                      seconds=event["seconds"], output=output or None))
+
+    with tempfile.TemporaryDirectory(prefix="fdl-check-") as capture_dir:
+        request = {"cmd": "check", "topic": topic.number, "path": str(path), "seed": seed,
+                   "time_limit": time_limit, "capture_dir": capture_dir, "sys_path": list(sys.path),
+                   "jax_cache": str(enabled_cache_dir() or "")}
+        check_in_worker(request, names, time_limit=time_limit, on_event=on_event)
+    learner = LearnerFile(path, None, state["error"], state["sha256"], output=state["output"], lazy=True)
+    for name in names:  # a file that did not load: every exercise FAILs with that reason
+        if name not in results:
+            results[name] = ExerciseResult(name, Status.FAIL, _did_not_load(learner))
+            if on_result:
+                on_result(results[name])
+    return TopicCheck(topic, learner, {name: results[name] for name in names})
+
+
+def _died_message(event: dict, time_limit: float) -> str:
+    output = event.get("output") or {}
+    printed = output.get("bytes", 0)
+    note = f"; it had printed {printed / 1e6:.1f} MB by then" if printed > 1_000_000 else ""
+    if event.get("timeout"):
+        return (f"the check did not finish within {time_limit:.0f} s and was stopped{note} (a loop that never "
+                f"ends, or far too much work for these small inputs?)")
+    return (f"{event['how']} while this exercise was being checked{note}: your code ended the process (os.abort, "
+            f"a crash in C code, a signal). fdl carried on with the other exercises.")
 
 
 def missing_file_check(topic: Topic, reason: str) -> TopicCheck:
@@ -211,10 +347,6 @@ class Implementation:
         if isinstance(value, ImplementationUnavailable):
             raise value
         return value
-
-    @property
-    def namespace(self) -> SimpleNamespace:
-        return SimpleNamespace(**self.functions)
 
     def summary(self) -> str:
         mine = [e for e, who in self.chosen.items() if who == "mine"]

@@ -58,7 +58,10 @@ def test_compare_passes_within_a_few_eps():
 @pytest.mark.parametrize(
     "got,expected,needle",
     [
-        (np.zeros((4, 3)), np.zeros((3, 4)), "same number of elements"),
+        (np.zeros((4, 3)), np.zeros((3, 4)), "a transpose missing"),
+        (np.zeros((2, 6)), np.zeros((3, 4)), "same number of elements"),
+        (np.zeros(3), np.zeros((3, 1)), "keepdims=True, or a reshape, keeps it"),
+        (np.zeros((3, 1)), np.zeros(3), "keepdims=True where it should be False"),
         (np.zeros((2, 3, 4)), np.zeros((3, 4)), "broadcast axis not summed"),
         (np.zeros(3, np.float32), np.zeros(3), "expected dtype float64"),
         (np.zeros(3, np.int64), np.zeros(3), "expected floating values"),

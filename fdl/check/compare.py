@@ -16,7 +16,8 @@ import numpy as np
 
 from .tolerance import Tolerance
 
-__all__ = ["CheckFailure", "Todo", "Comparison", "compare", "describe", "describe_args", "to_numpy_tree"]
+__all__ = ["CheckFailure", "Todo", "Comparison", "compare", "describe", "describe_args", "shape_hint",
+           "to_numpy_tree"]
 
 
 class CheckFailure(Exception):
@@ -182,13 +183,9 @@ def _compare_array(got, expected, tol: Tolerance, what: str, against: str, scale
     else:
         raise _fail(what, against, f"a {exp.dtype.name} array of shape {exp.shape}", got)
     if got_arr.shape != exp.shape:
-        hint = ""
-        if got_arr.size == exp.size:
-            hint = " (same number of elements: a reshape or transpose in the wrong place?)"
-        elif exp.ndim < got_arr.ndim:
-            hint = " (a broadcast axis not summed away?)"
         raise CheckFailure(
-            f"{what}: expected shape {exp.shape} (from {against}), got shape {got_arr.shape}{hint}"
+            f"{what}: expected shape {exp.shape} (from {against}), got shape {got_arr.shape}"
+            f"{shape_hint(got_arr.shape, exp.shape)}"
         )
     _check_dtype(got_arr, exp, what)
     if exp.dtype.kind in "biu" or got_arr.dtype.kind in "biu":
@@ -202,6 +199,29 @@ def _compare_array(got, expected, tol: Tolerance, what: str, against: str, scale
             )
         return _EXACT
     return _compare_float(got_arr.astype(exp.dtype, copy=False), exp, tol, what, against, scale)
+
+
+def shape_hint(got: tuple, expected: tuple) -> str:
+    """What a wrong shape most likely means, pointing the right way."""
+    got, expected = tuple(got), tuple(expected)
+    squeeze = tuple(d for d in got if d != 1), tuple(d for d in expected if d != 1)
+    if squeeze[0] == squeeze[1] and len(got) < len(expected):
+        return (" (the same values with fewer axes of length 1: an axis your result lacks; "
+                "keepdims=True, or a reshape, keeps it)")
+    if squeeze[0] == squeeze[1] and len(got) > len(expected):
+        return (" (the same values with extra axes of length 1: keepdims=True where it should be False, "
+                "or a reshape missing?)")
+    if sorted(got) == sorted(expected):
+        return " (the same axes in another order: a transpose missing or one too many?)"
+    if int(np.prod(got, dtype=np.int64)) == int(np.prod(expected, dtype=np.int64)):
+        return " (the same number of elements: a reshape or transpose in the wrong place?)"
+    if len(got) > len(expected) and got[len(got) - len(expected):] == expected:
+        return " (extra leading axes: a broadcast axis not summed away?)"
+    if len(got) == len(expected) and all(g == e or e == 1 for g, e in zip(got, expected)):
+        return " (axes of length 1 in the input were broadcast: sum over them with keepdims=True)"
+    if len(got) < len(expected):
+        return " (fewer axes than expected: summed over too many axes?)"
+    return ""
 
 
 def _check_dtype(got: np.ndarray, exp: np.ndarray, what: str) -> None:
@@ -237,10 +257,13 @@ def _compare_float(got: np.ndarray, exp: np.ndarray, tol: Tolerance, what: str, 
     if np.any(differs | (bad_exp & ~bad_got)):
         idx = tuple(int(i) for i in np.argwhere(differs | (bad_exp & ~bad_got))[0])
         count = int(np.count_nonzero(bad_got))
+        with np.errstate(invalid="ignore", over="ignore"):
+            gap = float(np.abs(np.float64(got[idx]) - np.float64(exp[idx])))  # nan or inf: the columns show it
         raise CheckFailure(
             f"{what}: got {_num(got[idx])} at {_fmt_index(idx)} where {against} gives {_num(exp[idx])}"
             f" ({count} non-finite value{'s' if count != 1 else ''} of {got.size}); look for overflow in "
-            f"exp, a log or division of zero, or an uninitialised array (np.empty)"
+            f"exp, a log or division of zero, or an uninitialised array (np.empty)",
+            Comparison(gap, gap, float("inf"), f"{what} at {_fmt_index(idx)}"),
         )
     finite = ~bad_exp
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf where both are the same infinity

@@ -62,7 +62,12 @@ def _finite_or_none(x: float | None):
 
 @dataclass
 class ExerciseResult:
-    """The outcome of checking one exercise."""
+    """The outcome of checking one exercise.
+
+    ``worst`` is the comparison that decided the verdict: on a FAIL the failing one (its figures
+    are the error that was too large), on a PASS the closest call. ``output`` is what the checked
+    code printed, when it was captured (see :mod:`fdl.worker`).
+    """
 
     exercise: str
     status: Status
@@ -71,10 +76,15 @@ class ExerciseResult:
     cases: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    output: dict | None = None  # {"text", "bytes", "truncated"}
 
     @property
     def passed(self) -> bool:
         return self.status is Status.PASS
+
+    @property
+    def printed(self) -> str:
+        return (self.output or {}).get("text", "")
 
     def to_dict(self) -> dict[str, Any]:
         worst = self.worst
@@ -88,7 +98,24 @@ class ExerciseResult:
             "cases": self.cases,
             "seconds": round(self.seconds, 4),
             "warnings": list(self.warnings),
+            "output": self.printed or None,
+            "output_bytes": (self.output or {}).get("bytes", 0),
         }
+
+    def to_wire(self) -> dict[str, Any]:
+        """Everything, losslessly, as JSON-able data (from the checking process to fdl)."""
+        worst = self.worst
+        return {"exercise": self.exercise, "status": self.status.value, "message": self.message,
+                "worst": None if worst is None else [worst.max_abs, worst.rel, worst.ratio, worst.where],
+                "cases": self.cases, "seconds": self.seconds, "warnings": list(self.warnings),
+                "output": self.output}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> "ExerciseResult":
+        worst = data.get("worst")
+        return cls(data["exercise"], Status(data["status"]), data.get("message", ""),
+                   Comparison(*worst) if worst else None, data.get("cases", 0), data.get("seconds", 0.0),
+                   list(data.get("warnings", [])), data.get("output"))
 
     def __str__(self) -> str:
         head = f"{self.exercise}: {self.status.value}"
@@ -99,6 +126,29 @@ class ExerciseResult:
         return head
 
     __repr__ = __str__
+
+
+class HardExit(BaseException):
+    """The checked code called ``os._exit``; during a check that raises this instead."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
+@contextlib.contextmanager
+def _exits_are_exceptions():
+    """``os._exit(n)`` raises :class:`HardExit` while a check runs (``sys.exit`` raises SystemExit anyway)."""
+    real = os._exit
+
+    def _exit(code=0):
+        raise HardExit(code)
+
+    os._exit = _exit
+    try:
+        yield
+    finally:
+        os._exit = real
 
 
 @contextlib.contextmanager
@@ -294,7 +344,7 @@ def run_check(
     try:
         with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
             warnings.simplefilter("always")
-            with oracle_mode(), _time_limit(time_limit):
+            with oracle_mode(), _time_limit(time_limit), _exits_are_exceptions():
                 check(ctx)
     except Todo as todo:
         return result(Status.TODO, str(todo))
@@ -304,21 +354,44 @@ def run_check(
         text = str(exc).strip() or "NotImplementedError"
         return result(Status.TODO, f"not implemented yet{where}: {text}")
     except CheckFailure as failure:
+        if failure.comparison is not None:
+            ctx.worst = failure.comparison  # the figures of the comparison that failed, not of those that passed
+        else:
+            ctx.worst = None
         return result(Status.FAIL, str(failure))
     except _TimeLimit:
         return result(
             Status.FAIL,
-            f"the check did not finish within {time_limit:.0f} s (an infinite loop?)"
-            + ctx.context(),
+            f"the check did not finish within {time_limit:.0f} s (a loop that never ends, or far too much work "
+            f"for these small inputs?)" + ctx.context(),
         )
     except RecursionError as exc:
+        ctx.worst = None
         return result(
             Status.FAIL,
             _format_exception(exc, ctx)
             + "\n  hint: deep graphs need an iterative traversal, not recursion",
         )
+    except (SystemExit, HardExit) as exc:  # the checked code tried to end the process
+        ctx.worst = None
+        how = "os._exit" if isinstance(exc, HardExit) else "sys.exit (SystemExit)"
+        return result(Status.FAIL, _format_exit(exc, how, ctx))
+    except KeyboardInterrupt:
+        raise
     except Exception as exc:  # the checked code raised: a FAIL, never a crash
+        ctx.worst = None
         return result(Status.FAIL, _format_exception(exc, ctx))
     if ctx.cases == 0:
         return result(Status.FAIL, "the check ran no case (a check that tests nothing cannot pass)")
     return result(Status.PASS)
+
+
+def _format_exit(exc: BaseException, how: str, ctx: CheckContext) -> str:
+    code = exc.code
+    frame = _learner_frame(exc, ctx.source)
+    where = ""
+    if frame is not None:
+        line = (frame.line or linecache.getline(frame.filename, frame.lineno)).strip()
+        where = f"\n  at {os.path.basename(frame.filename)}:{frame.lineno} in {frame.name}: {line}"
+    return (f"your code called {how} with {code!r} while being checked; a function returns its result, it "
+            f"never ends the program (remove the exit, or raise an exception instead){where}" + ctx.context())

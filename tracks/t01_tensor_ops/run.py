@@ -77,7 +77,7 @@ def run(ctx) -> dict:
 
     n = ctx.options.size or (12 if ctx.smoke else 96)
     repeats = 2 if ctx.smoke else 5
-    rng = ctx.rng
+    rng = ctx.rng_for("inputs")
     a = rng.standard_normal((n, n))
     b = rng.standard_normal((n, n))
     v = rng.standard_normal(n)

@@ -29,7 +29,9 @@ class Config:
     target_accuracy: float = 0.95
 
 
-SMOKE = Config(points=120, turns=1.0, hidden=(16,), steps=150, lr=0.1, target_accuracy=0.75)
+# 400 steps at lr 0.2 met the 75% bar on 40 of 40 seeds (150 steps at 0.1 failed on 4 of 12): a smoke
+# run is a test, and a test must not depend on a lucky seed
+SMOKE = Config(points=120, turns=1.0, hidden=(16,), steps=400, lr=0.2, target_accuracy=0.75)
 
 
 def add_arguments(group) -> None:
@@ -142,7 +144,7 @@ def run(ctx) -> dict:
     for col in ("step", "loss", "train accuracy"):
         table.add_column(col, justify="right")
     started = time.perf_counter()
-    params, (x, y), history, losses = train(Tensor, cfg, np.random.default_rng(ctx.seed),
+    params, (x, y), history, losses = train(Tensor, cfg, ctx.rng_for("spirals and init"),
                                     report=lambda s, l, a: table.add_row(str(s), f"{l:.4f}", f"{a:.1%}"))
     seconds = time.perf_counter() - started
     ctx.print(table)

@@ -29,7 +29,10 @@ from fdl.train import fit
 DTYPE = np.float32
 MARGIN = 0.2  # separable set: no point closer than this to the true line
 BAYES_OVERLAP = 0.5 * (1 + math.erf(1 / math.sqrt(2)))  # Phi(1): means 2 apart, unit variance
-ACCURACY_TARGET = 0.78  # logistic test accuracy on the overlapping set (Bayes 0.841)
+# Logistic regression on the overlapping set must come within this much of the best possible linear
+# boundary, scored on the same test points (the test sample's own luck cancels: a fixed 0.78 bar
+# failed on 1 of 30 seeds because 400 test points vary by +-0.018 around the Bayes 0.841).
+ACCURACY_GAP = 0.03
 
 
 def add_arguments(group) -> None:
@@ -67,9 +70,18 @@ def separable_blobs(rng, n: int):
     return np.concatenate(X).astype(DTYPE), np.concatenate(Y), (u, c)
 
 
+OVERLAP_DIRECTION, OVERLAP_CENTRE = -60.0, (1.5, -1.0)
+
+
+def bayes_accuracy(X, Y) -> float:
+    """Accuracy of the best boundary for :func:`overlapping_blobs` (the means' bisector) on these points."""
+    u, centre = _direction(OVERLAP_DIRECTION), np.array(OVERLAP_CENTRE)
+    return float(np.mean(np.where((X - centre) @ u > 0, 1, -1) == Y))
+
+
 def overlapping_blobs(rng, n: int):
     """Two unit Gaussians with means 2 apart: the best linear boundary still errs 16% of the time."""
-    u, centre = _direction(-60.0), np.array([1.5, -1.0])
+    u, centre = _direction(OVERLAP_DIRECTION), np.array(OVERLAP_CENTRE)
     X = np.concatenate([centre - u + rng.standard_normal((n, 2)), centre + u + rng.standard_normal((n, 2))])
     Y = np.repeat([-1, 1], n)
     return X.astype(DTYPE), Y
@@ -93,7 +105,7 @@ def accuracy(params, X, Y) -> float:
 def train_perceptron(ctx, X, Y, epochs: int, *, stop_when_clean: bool, name: str):
     """Sample by sample through shuffled epochs; returns params and mistakes per epoch."""
     step_fn = ctx.impl.perceptron_step
-    rng = np.random.default_rng([ctx.seed, 4, len(X)])
+    rng = ctx.rng_for(f"perceptron order {len(X)}")
 
     def step(params, i):
         x, y = X[i], int(Y[i])
@@ -128,7 +140,7 @@ def train_logistic(ctx, optimizer, X, Y, X_test, Y_test, epochs: int, *, name: s
     """Mini-batch training on labels 0/1 = (Y + 1) / 2; returns params and the fit History."""
     forward, backward = ctx.impl.logistic_forward, ctx.impl.logistic_backward
     y01, y01_test = ((Y + 1) // 2).astype(DTYPE), ((Y_test + 1) // 2).astype(DTYPE)
-    rng = np.random.default_rng([ctx.seed, 40, len(X)])
+    rng = ctx.rng_for(f"logistic order {len(X)}")
 
     def step(state, idx):
         params, opt_state = state
@@ -163,7 +175,7 @@ def run(ctx) -> dict:
     epochs = ctx.options.epochs or (10 if ctx.smoke else 30)
     overlap_epochs = 6 if ctx.smoke else 12
     lr = ctx.options.lr or (0.5 if ctx.options.optimizer == "sgd" else 0.05)
-    rng = ctx.rng
+    rng = ctx.rng_for("blobs")
 
     sep_X, sep_Y, separator = separable_blobs(rng, n)
     sep_Xt, sep_Yt, _ = separable_blobs(rng, n)
@@ -211,7 +223,8 @@ def run(ctx) -> dict:
                higher_is_better=False)
     ctx.target("perceptron mistakes in all, separable set (Novikoff bound)", sum(sep_mistakes), bound,
                higher_is_better=False)
-    ctx.target("logistic test accuracy, overlapping set", ovl_acc, ACCURACY_TARGET)
+    best = bayes_accuracy(ovl_Xt, ovl_Yt)
+    ctx.target("logistic test accuracy, overlapping set", ovl_acc, best - ACCURACY_GAP)
     return {
         "perceptron_epochs_separable": len(sep_mistakes),
         "perceptron_mistakes_separable": sum(sep_mistakes),
@@ -222,6 +235,7 @@ def run(ctx) -> dict:
         "logistic_test_accuracy_overlapping": ovl_acc,
         "logistic_test_loss_overlapping": ovl_hist.epochs[-1]["test_loss"],
         "bayes_accuracy_overlapping": BAYES_OVERLAP,
+        "bayes_test_accuracy_overlapping": best,
         "optimizer": opt_name,
     }
 

@@ -120,7 +120,7 @@ def run(ctx) -> dict:
     batch = ctx.options.batch or (32 if ctx.smoke else 512)
     repeats = 3 if ctx.smoke else 10
     impl = ctx.impl
-    rng = ctx.rng
+    rng = ctx.rng_for("inputs")
 
     params = impl.init_mlp(list(sizes), rng)
     x = rng.standard_normal((batch, sizes[0])).astype(np.float32)  # standardised inputs: mean 0, std 1

@@ -102,7 +102,7 @@ def run(ctx) -> dict:
     sizes = ctx.options.sizes or (SMOKE_SIZES if ctx.smoke else DEFAULT_SIZES)
     batch = ctx.options.batch or (4 if ctx.smoke else 32)
     impl = ctx.impl
-    rng = ctx.rng
+    rng = ctx.rng_for("inputs")
     params = ctx.use(5).init_mlp(list(sizes), rng, dtype=np.float64)
     for layer in params:  # small random biases, so that b is not checked only at 0
         layer["b"] = 0.1 * rng.standard_normal(layer["b"].shape)

@@ -114,7 +114,7 @@ def run(ctx) -> dict:
     batch = ctx.options.batch or (64 if ctx.smoke else 256)
     if depth < 2 or width < 2 or batch < 1:
         raise ValueError(f"--depth and --width need >= 2 and --batch >= 1; got {depth=}, {width=}, {batch=}")
-    rng = ctx.rng
+    rng = ctx.rng_for("inputs")
     x = rng.standard_normal((batch, width), dtype=np.float32)  # (batch, width): inputs with std 1
     g = rng.standard_normal((batch, width), dtype=np.float32)  # the gradient arriving at the last layer
 

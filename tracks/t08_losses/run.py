@@ -160,7 +160,7 @@ def _rel(value: float, exact: float) -> float:
 def stability(ctx, scales: list[float], classes: int) -> dict:
     from rich.table import Table
 
-    rng = ctx.rng
+    rng = ctx.rng_for("inputs")
     base = rng.standard_normal((8, classes))
     labels = rng.integers(0, classes, 8)
     rows = []

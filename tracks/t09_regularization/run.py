@@ -64,12 +64,12 @@ def _standardise(train: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.nda
     return ((train - mean) / std).astype(np.float32), ((val - mean) / std).astype(np.float32)
 
 
-def fashion_mnist(n_train: int, n_val: int, seed: int) -> Data:
+def fashion_mnist(n_train: int, n_val: int, rng: np.random.Generator) -> Data:
     """A random subset of the training split, and other training images for validation."""
     from fdl.data import load_dataset
 
     ds = load_dataset("fashion_mnist")  # DataError, with instructions, when the files are missing
-    order = np.random.default_rng(seed).permutation(len(ds.train_x))
+    order = rng.permutation(len(ds.train_x))
     if n_train + n_val > len(order):
         raise ValueError(f"--train-size {n_train} leaves fewer than {n_val} images for validation")
     train, val = order[:n_train], order[n_train:n_train + n_val]
@@ -79,7 +79,7 @@ def fashion_mnist(n_train: int, n_val: int, seed: int) -> Data:
                 ds.train_y[val].astype(np.int64), ds.num_classes)
 
 
-def synthetic(n_train: int, n_val: int, seed: int, dim: int = 40, classes: int = 10,
+def synthetic(n_train: int, n_val: int, rng: np.random.Generator, dim: int = 40, classes: int = 10,
               label_noise: float = 0.1) -> Data:
     """Overlapping Gaussian classes with some wrong labels: easy to memorise, hard to fit well.
 
@@ -88,7 +88,6 @@ def synthetic(n_train: int, n_val: int, seed: int, dim: int = 40, classes: int =
     labels are replaced by random ones. Memorising the noise is what a
     network without regularization learns to do.
     """
-    rng = np.random.default_rng([seed, 9])
     basis = np.linalg.qr(rng.standard_normal((dim, 10)))[0]  # (dim, 10), orthonormal columns
     means = 1.6 * rng.standard_normal((classes, 10)) @ basis.T  # (classes, dim)
 
@@ -173,8 +172,8 @@ class Result:
 def train_one(ctx, net: Network, data: Data, params0, optimizer, *, label: str, p: float, epochs: int,
               batch: int, patience: int, stop_early: bool) -> Result:
     reg = ctx.impl
-    order_rng = np.random.default_rng([ctx.seed, 1])  # the same batches, in the same order, for every run
-    drop_rng = np.random.default_rng([ctx.seed, 2])
+    order_rng = ctx.rng_for("batch order")  # the same batches, in the same order, for every run
+    drop_rng = ctx.rng_for("dropout")
     n = len(data.train_y)
 
     def batches(epoch):
@@ -327,15 +326,15 @@ def run(ctx) -> dict:
     if not 0 < o.dropout < 1:
         raise ValueError(f"--dropout must be in (0, 1), got {o.dropout}")
 
-    data = fashion_mnist(n_train, n_val, ctx.seed) if dataset == "fashion_mnist" else \
-        synthetic(n_train, n_val, ctx.seed)
+    data = fashion_mnist(n_train, n_val, ctx.rng_for("data")) if dataset == "fashion_mnist" else \
+        synthetic(n_train, n_val, ctx.rng_for("data"))
     ctx.print(f"{data.name}: {len(data.train_y)} training and {len(data.val_y)} validation examples, "
               f"{data.train_x.shape[1]} features, {data.classes} classes")
 
     net = Network(ctx.use(6), ctx.use(7), ctx.impl, ctx.use(8))
     opt = ctx.use(3)
     sizes = (data.train_x.shape[1], hidden, hidden, data.classes)
-    params0 = ctx.use(5).init_mlp(sizes, np.random.default_rng([ctx.seed, 0]), np.float32)
+    params0 = ctx.use(5).init_mlp(sizes, ctx.rng_for("init"), np.float32)
 
     diff = l2_matches_decay(ctx, net, data, params0, o.weight_decay, o.lr)
     ctx.print(f"one SGD-momentum step, L2 penalty (lam = {o.weight_decay}) vs add_decayed_weights "

@@ -24,7 +24,6 @@ from fdl.train import fit, plot_history
 
 TARGETS = {"mnist": 0.98, "fashion_mnist": 0.895}  # test accuracy the defaults must reach
 SMOKE_TARGET = 0.5  # smoke runs use a few thousand examples: well above chance (0.1) is the bar
-MILESTONE = "first_neural_network"
 
 
 def add_arguments(group) -> None:
@@ -169,20 +168,21 @@ def run(ctx) -> dict:
     epochs = opts.epochs or (2 if ctx.smoke else 40)
     steps_per_epoch = math.ceil(len(x_train) / opts.batch_size)
 
-    rng = np.random.default_rng(ctx.seed)
-    params = ctx.use(5).init_mlp(sizes, rng, dtype=np.float32)
+    params = ctx.use(5).init_mlp(sizes, ctx.rng_for("init"), dtype=np.float32)
     optimizers = ctx.use(3)
     total_steps = steps_per_epoch * epochs
     warmup = min(steps_per_epoch, max(1, total_steps // 10))  # one epoch, or a tenth of a short run
     schedule = optimizers.warmup_cosine_schedule(0.0, opts.lr, warmup, total_steps)
     optimizer = optimizers.adamw(schedule, weight_decay=opts.weight_decay)
-    train_model, eval_model = build_model(ctx, dropout=opts.dropout, rng=rng)
+    train_model, eval_model = build_model(ctx, dropout=opts.dropout, rng=ctx.rng_for("dropout"))
 
     n_params = sum(layer["W"].size + layer["b"].size for layer in params)
     ctx.print(f"{data.name}: {len(x_train):,} training and {len(x_test):,} test images; "
               f"MLP {'-'.join(map(str, sizes))} ({n_params:,} parameters), {epochs} epochs of "
               f"{steps_per_epoch} steps, batch {opts.batch_size}, AdamW {opts.lr:g} warmup-cosine, "
               f"dropout {opts.dropout:g}, float32")
+
+    shuffle = ctx.rng_for("shuffle")
 
     def step(state, batch):
         params, opt_state = state
@@ -196,7 +196,7 @@ def run(ctx) -> dict:
 
     state, history = fit(
         (params, optimizer.init(params)), step,
-        lambda epoch: impl.iterate_minibatches(x_train, y_train, opts.batch_size, rng),
+        lambda epoch: impl.iterate_minibatches(x_train, y_train, opts.batch_size, shuffle),
         epochs=epochs, steps_per_epoch=steps_per_epoch, evaluate=evaluate, console=ctx.console,
         description=data.name, nan_hint="lower the learning rate (e.g. --lr 3e-4) or check the inputs are in [0, 1]",
     )
@@ -231,30 +231,9 @@ def run(ctx) -> dict:
     if history.interrupted:
         metrics["interrupted"] = True
         return metrics
-    met = ctx.target("test_accuracy", accuracy, target).met
-    _record_milestone(ctx, met, accuracy, target)
+    if ctx.smoke or opts.data or opts.limit:
+        ctx.no_milestone("a smoke run" if ctx.smoke else "--data (files of your own)" if opts.data
+                         else "--limit (part of the training set)")
+    ctx.milestone_details["dataset"] = opts.dataset
+    ctx.target("test_accuracy", accuracy, target, milestone=True)
     return metrics
-
-
-def _record_milestone(ctx, met: bool, accuracy: float, target: float) -> None:
-    """Milestone 1 counts only for the learner's own code all the way down, on real data."""
-    if ctx.smoke or ctx.options.data or ctx.options.limit or getattr(ctx.options, "no_progress", False):
-        return
-    if ctx.session.impl_mode != "mine":
-        if met:
-            ctx.print("[dim]the milestone is recorded when your own code reaches the target: "
-                      "run again with --impl mine[/]")
-        return
-    if not met:
-        return
-    from fdl.progress import Progress, ProgressError
-
-    try:
-        progress = Progress.load(ctx.options.progress)
-        if progress.record_milestone(MILESTONE, value=accuracy, metric="test_accuracy", target=target,
-                                     dataset=ctx.options.dataset):
-            progress.save()
-            ctx.print(f"[green]Milestone 1 (First Neural Network) recorded: {accuracy:.2%} on "
-                      f"{ctx.options.dataset}[/]")
-    except ProgressError as exc:
-        ctx.print(f"[yellow]warning:[/] milestone not recorded: {exc}")
