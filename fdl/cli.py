@@ -43,10 +43,18 @@ def main(argv: list[str] | None = None) -> int:
 
         return doctor_main(rest)
     if not command.startswith("-"):  # `fdl 3` or `fdl topic03`
-        from .run import main as run_main
+        from .curriculum import UnknownTopic, find_topic
 
-        return run_main(argv)
-    print(f"fdl: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+        try:
+            find_topic(command)
+        except UnknownTopic:
+            pass
+        else:
+            from .run import main as run_main
+
+            return run_main(argv)
+    print(f"fdl: unknown command {command!r}: the commands are {', '.join(COMMANDS)}, or a topic "
+          f"(`fdl 3` runs topic 03)\n\n{USAGE}", file=sys.stderr)
     return 2
 
 

@@ -96,6 +96,18 @@ def collect() -> dict[str, Any]:
     return info
 
 
+def _data_row(entry: dict[str, Any]) -> str:
+    """``mnist  train-images-idx3-ubyte.gz  found (not verified) in the cache: /path (9,912,422 bytes)``."""
+    head = f"{entry['dataset']}  {entry['file']}  {entry['status']}"
+    if entry.get("path"):
+        place = {"local": "on this machine", "cache": "in the cache"}.get(entry.get("where"), "at")
+        head += f" {place}: {entry['path']}"
+    details = [entry["detail"]] if entry.get("detail") else []
+    if entry.get("size") and entry["status"] != "wrong size":
+        details.append(f"{entry['size']:,} bytes")
+    return head + (f" ({'; '.join(details)})" if details else "")
+
+
 def render(info: dict[str, Any], console) -> None:
     console.print("[bold]fdl doctor[/]")
     console.print(f"python   {info['python']}  ({info['executable']})")
@@ -116,7 +128,7 @@ def render(info: dict[str, Any], console) -> None:
     else:
         console.print(f"data     cache {data['dir']}")
         for entry in data["files"]:
-            console.print("         " + "  ".join(f"{v}" for v in entry.values()), highlight=False)
+            console.print("         " + _data_row(entry), highlight=False, soft_wrap=True)
     progress = info["progress"]
     console.print(f"progress {progress['path']} ({'exists' if progress['exists'] else 'not created yet'}, "
                   f"from {progress['from']})")

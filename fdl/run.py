@@ -54,12 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
                              "or the reference")
     parser.add_argument("--exercise", metavar="FILE", help="check this file instead of tracks/<topic>/exercise.py")
     parser.add_argument("--smoke", action="store_true", help="a seconds-long deterministic run")
-    parser.add_argument("--seed", type=int, default=0, help="seed for checks and the run (default 0)")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed for checks and the run (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON report on stdout")
     parser.add_argument("--progress", metavar="FILE", help="progress file (default $FDL_PROGRESS or ./progress.toml)")
     parser.add_argument("--no-progress", action="store_true", help="do not record anything in progress.toml")
     parser.add_argument("--out", metavar="DIR", help="where plots go (default $FDL_RUNS_DIR or ./runs)")
     return parser
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
 
 
 def _topic_parser(argv: list[str]):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -222,14 +223,16 @@ def check_topic(
     only: list[str] | None = None,
     on_result: Callable[[ExerciseResult], None] | None = None,
     on_running: Callable[[str | None, float], None] | None = None,
-    time_limit: float = DEFAULT_TIME_LIMIT,
+    time_limit: float | None = None,
 ) -> TopicCheck:
     """Check every exercise of ``topic`` against the learner's file.
 
     The checks run in a worker process (:mod:`fdl.worker`), so the learner's code cannot end,
     flood or hang fdl; ``on_running(exercise, seconds)`` is called every quarter second meanwhile.
-    With ``FDL_ISOLATE=0`` they run in this process.
+    With ``FDL_ISOLATE=0`` they run in this process. ``time_limit`` is per exercise (default
+    ``$FDL_TIME_LIMIT`` or 120 s).
     """
+    time_limit = time_limit or _time_limit_setting()
     checks = track_module(topic, "checks").CHECKS
     missing = [name for name in topic.exercise_names if name not in checks]
     if missing:  # a registry/track mismatch is a bug of the project, not of the learner
@@ -241,6 +244,14 @@ def check_topic(
     if not isolation_enabled():
         return _check_here(topic, checks, path, names, seed, on_result, time_limit)
     return _check_in_worker(topic, path, names, seed, on_result, on_running, time_limit)
+
+
+def _time_limit_setting() -> float:
+    text = os.environ.get("FDL_TIME_LIMIT", "").strip()
+    try:
+        return float(text) if text and float(text) > 0 else DEFAULT_TIME_LIMIT
+    except ValueError:
+        return DEFAULT_TIME_LIMIT
 
 
 def _check_here(topic, checks, path, names, seed, on_result, time_limit) -> TopicCheck:

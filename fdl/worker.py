@@ -42,7 +42,11 @@ from typing import Any, Callable
 __all__ = ["check_in_worker", "isolation_enabled", "stop_worker", "OUTPUT_LIMIT"]
 
 OUTPUT_LIMIT = 4000  # characters of a learner's output kept per exercise (its start and its end)
-_GRACE = 15.0  # seconds past an exercise's time limit before the worker is killed (its own alarm fires first)
+
+
+def _grace(time_limit: float) -> float:
+    """Seconds past an exercise's time limit before the worker is killed (its own alarm fires first)."""
+    return max(2.0, min(15.0, 0.25 * time_limit))
 _TICK = 0.25  # seconds between "still running" reports
 
 
@@ -185,7 +189,7 @@ def check_in_worker(
                 now = time.monotonic()
                 if message is None:
                     on_event({"event": "running", "exercise": current, "seconds": now - started})
-                    if current is not None and now - started > time_limit + _GRACE:
+                    if current is not None and now - started > time_limit + _grace(time_limit):
                         worker.kill()
                         on_event({"event": "died", "exercise": current, "seconds": now - started,
                                   "how": f"stopped after {now - started:.0f} s", "timeout": True,
