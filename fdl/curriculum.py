@@ -193,7 +193,7 @@ TOPICS: tuple[Topic, ...] = (
     ),
     # ---------------------------------------------------------------- Module 1
     Topic(
-        4, "perceptron", "Single layer perceptron", 1, (1,),
+        4, "perceptron", "Single layer perceptron", 1, (1, 3),
         (
             _ex("perceptron", "the perceptron rule: update on a mistake", "perceptron_step"),
             _pair("sigmoid", "logistic sigmoid, stable for large |z|"),
@@ -249,7 +249,7 @@ TOPICS: tuple[Topic, ...] = (
         run="loss curves", oracle="optax losses",
     ),
     Topic(
-        9, "regularization", "Regularization", 1, (3, 8),
+        9, "regularization", "Regularization", 1, (3, 5, 6, 7, 8),
         (
             _pair("l1", "lambda * sum |w| over a parameter pytree"),
             _pair("l2", "lambda / 2 * sum w^2 over a parameter pytree"),

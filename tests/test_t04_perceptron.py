@@ -144,23 +144,10 @@ def test_smoke_run_meets_its_targets(capsys, tmp_path):
     assert [p.name for p in plots] == ["decision_boundaries.png"] and all(p.is_file() for p in plots)
 
 
-def test_smoke_run_is_deterministic_and_runs_without_topic_03(capsys, tmp_path, monkeypatch):
-    from fdl.session import RunContext
-    from fdl.track import NotBuilt
-
+def test_smoke_run_is_deterministic(capsys, tmp_path):
     _, first = _run(capsys, tmp_path)
-
-    def use(self, topic):
-        raise NotBuilt("topic 03 pretends not to be built")
-
-    monkeypatch.setattr(RunContext, "use", use)
-    code, report = _run(capsys, tmp_path)
-    assert code == 0, report.get("error")
-    metrics = report["run"]["metrics"]
-    assert metrics["optimizer"] == "gradient descent"
-    # plain gradient descent is what topic 03's sgd computes: the same figures
-    same = {k: v for k, v in first["run"]["metrics"].items() if k != "optimizer"}
-    assert {k: v for k, v in metrics.items() if k != "optimizer"} == same
+    _, second = _run(capsys, tmp_path)
+    assert first["run"]["metrics"] == second["run"]["metrics"]
 
 
 # --------------------------------------------------------------------------- the JAX version

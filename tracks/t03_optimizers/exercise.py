@@ -25,48 +25,18 @@ classes are given: the exercises start at ``sgd``.
 """
 
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 
-# --------------------------------------------------------------------------- given: pytrees
-def tree_map(fn, tree, *rest):
-    """``fn`` applied leaf by leaf to trees of the same structure; the structure is kept.
-
-    tree_map(lambda g, m: g + 0.9 * m, grads, state.trace) -> a tree like grads.
-    """
-    if isinstance(tree, dict):
-        return {k: tree_map(fn, tree[k], *(r[k] for r in rest)) for k in tree}
-    if isinstance(tree, tuple) and hasattr(tree, "_fields"):  # a NamedTuple
-        return type(tree)(*(tree_map(fn, *children) for children in zip(tree, *rest)))
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(tree_map(fn, *children) for children in zip(tree, *rest))
-    return fn(tree, *rest)
+# --------------------------------------------------------------------------- given
+# tree_map(fn, tree, *rest), tree_leaves(tree), apply_updates(params, updates) and
+# Optimizer(init, update) are given: read them in fdl/given.py.
+from fdl.given import Optimizer, apply_updates, tree_leaves, tree_map  # noqa: E402
 
 
-def tree_leaves(tree):
-    """The leaves of ``tree`` as a list, in the order tree_map visits them."""
-    if isinstance(tree, dict):
-        return [leaf for k in tree for leaf in tree_leaves(tree[k])]
-    if isinstance(tree, (list, tuple)):
-        return [leaf for child in tree for leaf in tree_leaves(child)]
-    return [tree]
-
-
-def apply_updates(params, updates):
-    """``params + updates``, leaf by leaf: one optimizer step."""
-    return tree_map(lambda p, u: p + u, params, updates)
-
-
-# --------------------------------------------------------------------------- given: the interface
-class Optimizer(NamedTuple):
-    """``init(params) -> state``, ``update(grads, state, params=None) -> (updates, new_state)``."""
-
-    init: Callable
-    update: Callable
-
-
+# --------------------------------------------------------------------------- given: the states
 class SgdState(NamedTuple):
     count: int  # updates made so far
 

@@ -47,41 +47,11 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------- pytrees
-# A tiny tree_map of our own rather than jax.tree_util.tree_map: the NumPy
-# track runs without JAX, and ten lines show what a pytree is — containers
-# (dict, list, tuple, NamedTuple) walked in a fixed order, arrays at the leaves.
-def tree_map(fn: Callable, tree, *rest):
-    """``fn`` applied leaf by leaf to trees of the same structure; the structure is kept."""
-    if isinstance(tree, dict):
-        return {k: tree_map(fn, tree[k], *(r[k] for r in rest)) for k in tree}
-    if isinstance(tree, tuple) and hasattr(tree, "_fields"):  # a NamedTuple
-        return type(tree)(*(tree_map(fn, *children) for children in zip(tree, *rest)))
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(tree_map(fn, *children) for children in zip(tree, *rest))
-    return fn(tree, *rest)
-
-
-def tree_leaves(tree) -> list:
-    """The leaves of ``tree``, in the order :func:`tree_map` visits them."""
-    if isinstance(tree, dict):
-        return [leaf for k in tree for leaf in tree_leaves(tree[k])]
-    if isinstance(tree, (list, tuple)):
-        return [leaf for child in tree for leaf in tree_leaves(child)]
-    return [tree]
-
-
-def apply_updates(params, updates):
-    """``params + updates``, leaf by leaf: one optimizer step."""
-    return tree_map(lambda p, u: p + u, params, updates)
-
-
-# --------------------------------------------------------------------------- the interface
-class Optimizer(NamedTuple):
-    """A gradient transformation: ``init(params) -> state``, ``update(grads, state, params) -> (updates, state)``."""
-
-    init: Callable
-    update: Callable
+# --------------------------------------------------------------------------- given
+# pytrees and the optimizer interface are given code (fdl/given.py), shared with the learner's file:
+# tree_map / tree_leaves walk dicts, lists, tuples and NamedTuples in a fixed order, arrays at the
+# leaves; Optimizer(init, update) is the pair of pure functions every optimizer returns.
+from fdl.given import Optimizer, apply_updates, tree_leaves, tree_map  # noqa: E402
 
 
 class SgdState(NamedTuple):

@@ -18,12 +18,10 @@ mistakes per epoch and the logistic loss curves.
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 
 from fdl.plot import figure, line_plot
-from fdl.track import NotBuilt
 from fdl.train import fit
 
 DTYPE = np.float32
@@ -123,16 +121,8 @@ def train_perceptron(ctx, X, Y, epochs: int, *, stop_when_clean: bool, name: str
 
 
 def _optimizer(ctx, name: str, lr: float):
-    """Topic 03's optimizer, or plain gradient descent while topic 03 is not built."""
-    try:
-        optim = ctx.use(3)
-    except NotBuilt:
-        ctx.print("[yellow]topic 03 is not built yet: logistic regression uses plain gradient descent[/]")
-
-        def update(grads, state, params=None):
-            return {k: -lr * g for k, g in grads.items()}, state
-
-        return SimpleNamespace(init=lambda params: None, update=update), "gradient descent"
+    """Topic 03's optimizer (the learner's where it passes)."""
+    optim = ctx.use(3)
     return getattr(optim, name)(lr), f"{name} (topic 03)"
 
 

@@ -26,7 +26,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 # given code, the same as topic 03's (not an exercise here)
-from tracks.t03_optimizers.reference import Optimizer, tree_leaves, tree_map
+from fdl.given import Optimizer, tree_leaves, tree_map
 
 
 # --------------------------------------------------------------------------- given: pytrees

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tracks.t03_optimizers.reference import Optimizer, tree_leaves, tree_map
+from fdl.given import Optimizer, tree_leaves, tree_map
 
 __all__ = [
     "tree_map", "tree_leaves", "Optimizer", "DecayState",

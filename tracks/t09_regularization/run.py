@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fdl.given import MLPStack
 from fdl.plot import figure
 from fdl.train import History, fit
 
@@ -104,47 +105,6 @@ def synthetic(n_train: int, n_val: int, rng: np.random.Generator, dim: int = 40,
 
 
 # --------------------------------------------------------------------------- the network
-class Network:
-    """Linear -> ReLU -> dropout for each hidden layer, then a linear layer to the logits.
-
-    Built from other topics' forward/backward pairs and this topic's dropout;
-    ``p = 0`` (or evaluation) makes dropout the identity.
-    """
-
-    def __init__(self, layers, activations, regularization, losses):
-        self.L, self.A, self.R, self.loss = layers, activations, regularization, losses
-
-    def forward(self, params, x, *, p=0.0, rng=None, train=False):
-        """x: (B, d) -> logits: (B, classes), caches (one per layer)."""
-        caches = []
-        h = x
-        for l, layer in enumerate(params):
-            z, linear = self.L.linear_forward(h, layer)  # z_l = h_{l-1} W_l + b_l
-            if l == len(params) - 1:
-                caches.append((linear, None, None))
-                return z, caches
-            a, relu = self.A.relu_forward(z)  # a_l = max(z_l, 0)
-            h, drop = self.R.dropout_forward(a, p, rng=rng, train=train)  # h_l = a_l * m_l / (1 - p)
-            caches.append((linear, relu, drop))
-
-    def backward(self, dlogits, caches):
-        """dlogits: (B, classes) -> grads: [{"W", "b"}, ...] like params."""
-        grads = [None] * len(caches)
-        d = dlogits
-        for l in reversed(range(len(caches))):
-            linear, relu, drop = caches[l]
-            if drop is not None:  # hidden layer: back through dropout, then ReLU
-                d = self.A.relu_backward(self.R.dropout_backward(d, drop), relu)
-            d, grads[l] = self.L.linear_backward(d, linear)
-        return grads
-
-    def evaluate(self, params, x, y) -> tuple[float, float]:
-        """Mean cross-entropy and accuracy in evaluation mode (no dropout)."""
-        logits, _ = self.forward(params, x)
-        loss, _ = self.loss.softmax_cross_entropy_forward(logits, y)
-        return float(loss), float(np.mean(logits.argmax(axis=1) == y))
-
-
 def _add(params, updates):
     """params + updates, layer by layer (one optimizer step)."""
     return [{k: layer[k] + step[k] for k in layer} for layer, step in zip(params, updates)]
@@ -169,7 +129,7 @@ class Result:
         return int(np.argmin(self.history.series("val_loss"))) + 1
 
 
-def train_one(ctx, net: Network, data: Data, params0, optimizer, *, label: str, p: float, epochs: int,
+def train_one(ctx, net: MLPStack, data: Data, params0, optimizer, *, label: str, p: float, epochs: int,
               batch: int, patience: int, stop_early: bool) -> Result:
     reg = ctx.impl
     order_rng = ctx.rng_for("batch order")  # the same batches, in the same order, for every run
@@ -186,8 +146,8 @@ def train_one(ctx, net: Network, data: Data, params0, optimizer, *, label: str, 
         params, opt_state = state
         x, y = xy
         logits, caches = net.forward(params, x, p=p, rng=drop_rng, train=True)
-        loss, loss_cache = net.loss.softmax_cross_entropy_forward(logits, y)
-        grads = net.backward(net.loss.softmax_cross_entropy_backward(1.0, loss_cache), caches)
+        loss, loss_cache = net.losses.softmax_cross_entropy_forward(logits, y)
+        _, grads = net.backward(net.losses.softmax_cross_entropy_backward(1.0, loss_cache), caches)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (_add(params, updates), opt_state), loss
 
@@ -217,13 +177,13 @@ def train_one(ctx, net: Network, data: Data, params0, optimizer, *, label: str, 
 
 
 # --------------------------------------------------------------------------- L2 = weight decay under SGD
-def l2_matches_decay(ctx, net: Network, data: Data, params, wd: float, lr: float) -> float:
+def l2_matches_decay(ctx, net: MLPStack, data: Data, params, wd: float, lr: float) -> float:
     """One step two ways: grads + d(L2)/dw into momentum, and add_decayed_weights before momentum."""
     opt = ctx.use(3)
     x, y = data.train_x[:32], data.train_y[:32]
     logits, caches = net.forward(params, x)
-    _, loss_cache = net.loss.softmax_cross_entropy_forward(logits, y)
-    grads = net.backward(net.loss.softmax_cross_entropy_backward(1.0, loss_cache), caches)
+    _, loss_cache = net.losses.softmax_cross_entropy_forward(logits, y)
+    _, grads = net.backward(net.losses.softmax_cross_entropy_backward(1.0, loss_cache), caches)
     _, l2_cache = ctx.impl.l2_forward(params, wd)
     penalty_grads = ctx.impl.l2_backward(1.0, l2_cache)
     with_l2 = [{k: g[k] + r[k] for k in g} for g, r in zip(grads, penalty_grads)]
@@ -331,7 +291,7 @@ def run(ctx) -> dict:
     ctx.print(f"{data.name}: {len(data.train_y)} training and {len(data.val_y)} validation examples, "
               f"{data.train_x.shape[1]} features, {data.classes} classes")
 
-    net = Network(ctx.use(6), ctx.use(7), ctx.impl, ctx.use(8))
+    net = MLPStack(ctx.use(6), ctx.use(7), ctx.use(8), dropout=ctx.impl)
     opt = ctx.use(3)
     sizes = (data.train_x.shape[1], hidden, hidden, data.classes)
     params0 = ctx.use(5).init_mlp(sizes, ctx.rng_for("init"), np.float32)

@@ -18,7 +18,7 @@ and an optimizer is topic 03's ``Optimizer(init, update)``.
 
 import numpy as np
 
-from tracks.t03_optimizers.reference import apply_updates  # given code (not an exercise): params + updates
+from fdl.given import apply_updates  # given code (not an exercise): params + updates
 
 
 def preprocess(images):

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from tracks.t03_optimizers.reference import apply_updates
+from fdl.given import apply_updates
 
 __all__ = ["preprocess", "iterate_minibatches", "train_step", "evaluate"]
 

@@ -15,10 +15,10 @@ few minutes.
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 
+from fdl.given import MLPStack
 from fdl.data import DATASETS, DataError, ImageDataset, fetch, load_dataset, load_idx_dir
 from fdl.train import fit, plot_history
 
@@ -107,48 +107,12 @@ def _load(ctx):
 
 # --------------------------------------------------------------------------- the model
 def build_model(ctx, *, dropout: float, rng: np.random.Generator):
-    """Train-mode and eval-mode models from the resolved layers, loss and dropout.
+    """Train-mode and eval-mode models from the resolved layers (06), ReLU (07), loss (08) and dropout (09).
 
-    forward: [linear -> relu -> dropout] x hidden, then linear; the cache is a
-    list with each layer's caches, unwound in reverse by backward.
+    The network is ``fdl.given.MLPStack``: [linear -> relu -> dropout] x hidden, then linear.
     """
-    layers, activations, losses = ctx.use(6), ctx.use(7), ctx.use(8)
-    regularization = ctx.use(9) if dropout > 0 else None
-
-    def forward(x, params, train):
-        caches = []
-        h = x  # (batch, features)
-        for i, layer in enumerate(params):
-            h, linear_cache = layers.linear_forward(h, layer)  # (batch, fan_out)
-            relu_cache = drop_cache = None
-            if i < len(params) - 1:
-                h, relu_cache = activations.relu_forward(h)
-                if train and regularization is not None:
-                    h, drop_cache = regularization.dropout_forward(h, dropout, rng=rng)
-            caches.append((linear_cache, relu_cache, drop_cache))
-        return h, caches
-
-    def backward(dlogits, caches):
-        grads = [None] * len(caches)
-        d = dlogits
-        for i in range(len(caches) - 1, -1, -1):
-            linear_cache, relu_cache, drop_cache = caches[i]
-            if drop_cache is not None:
-                d = regularization.dropout_backward(d, drop_cache)
-            if relu_cache is not None:
-                d = activations.relu_backward(d, relu_cache)
-            d, grads[i] = layers.linear_backward(d, linear_cache)
-        return d, grads
-
-    def model(train: bool) -> SimpleNamespace:
-        return SimpleNamespace(
-            forward=lambda x, params: forward(x, params, train),
-            backward=backward,
-            loss_forward=losses.softmax_cross_entropy_forward,
-            loss_backward=losses.softmax_cross_entropy_backward,
-        )
-
-    return model(True), model(False)
+    stack = MLPStack(ctx.use(6), ctx.use(7), ctx.use(8), dropout=ctx.use(9) if dropout > 0 else None)
+    return stack.model(train=True, p=dropout, rng=rng), stack.model(train=False)
 
 
 # --------------------------------------------------------------------------- the run
