@@ -38,8 +38,12 @@ from .harness import (
     oracle_mode,
     run_check,
 )
+from . import pytree, sample
 from .tolerance import CENTRAL, ELEMENTWISE, MATMUL, REDUCTION, Tolerance, machine_epsilon
-from .vjp import FAST_COMPILE, Case, central_difference_vjp, compile_fast, forward_check, function_check, vjp_check
+from .trajectory import compare_trajectories, first_divergence
+from .vjp import (
+    FAST_COMPILE, Case, central_difference_vjp, compile_fast, forward_check, function_check, noise_floor, vjp_check,
+)
 
 __all__ = [
     "Case",
@@ -57,6 +61,11 @@ __all__ = [
     "DEFAULT_TIME_LIMIT",
     "FAST_COMPILE",
     "central_difference_vjp",
+    "compare_trajectories",
+    "first_divergence",
+    "noise_floor",
+    "pytree",
+    "sample",
     "compile_fast",
     "check_function",
     "check_vjp",

@@ -116,7 +116,7 @@ def to_numpy_tree(tree):
 
 
 def compare(got, expected, tol: Tolerance, *, what: str, against: str = "the oracle",
-            scale: float | None = None) -> Comparison:
+            scale: float | None = None, floor=None) -> Comparison:
     """Compare two pytrees; return the worst :class:`Comparison` or raise :class:`CheckFailure`.
 
     ``what`` names the value ("forward output", "gradient of b"); ``against``
@@ -124,16 +124,28 @@ def compare(got, expected, tol: Tolerance, *, what: str, against: str = "the ora
     is the magnitude of the terms ``expected`` was computed from, when that
     exceeds the result (a loss from log-sum-exp minus a logit): the absolute
     part of the tolerance is relative to ``max(max|expected|, scale)``.
+    ``floor`` is a tree like ``expected`` of absolute allowances added element
+    by element (None where there is none): the oracle's own noise, see
+    :func:`fdl.check.noise_floor`.
     """
     expected = to_numpy_tree(expected)
-    return _compare(got, expected, tol, what, against, scale)
+    return _compare(got, expected, tol, what, against, scale, floor)
+
+
+def _sub(floor, key):
+    """The part of a floor tree under ``key`` (a floor that is not a container applies throughout)."""
+    if isinstance(floor, Mapping):
+        return floor.get(key)
+    if isinstance(floor, (list, tuple)):
+        return floor[key] if isinstance(key, int) and key < len(floor) else None
+    return floor
 
 
 def _fail(what: str, against: str, expected_text: str, got) -> CheckFailure:
     return CheckFailure(f"{what}: expected {expected_text} (from {against}), got {describe(got)}")
 
 
-def _compare(got, expected, tol, what, against, scale=None) -> Comparison:
+def _compare(got, expected, tol, what, against, scale=None, floor=None) -> Comparison:
     if isinstance(expected, Mapping):
         if not isinstance(got, Mapping):
             raise _fail(what, against, f"a dict with keys {sorted(map(str, expected))}", got)
@@ -145,17 +157,18 @@ def _compare(got, expected, tol, what, against, scale=None) -> Comparison:
                 f"{sorted(map(str, got))} (missing {missing}, unexpected {extra}); a gradient "
                 f"has the same structure as the parameters it belongs to"
             )
-        return _worst(_compare(got[k], expected[k], tol, f"{what}[{k!r}]", against, scale) for k in expected)
+        return _worst(_compare(got[k], expected[k], tol, f"{what}[{k!r}]", against, scale, _sub(floor, k))
+                      for k in expected)
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             raise _fail(what, against, f"a {type(expected).__name__} of {len(expected)}", got)
-        return _worst(_compare(g, e, tol, f"{what}[{i}]", against, scale)
+        return _worst(_compare(g, e, tol, f"{what}[{i}]", against, scale, _sub(floor, i))
                       for i, (g, e) in enumerate(zip(got, expected)))
     if expected is None:
         if got is not None:
             raise _fail(what, against, "None", got)
         return _EXACT
-    return _compare_array(got, expected, tol, what, against, scale)
+    return _compare_array(got, expected, tol, what, against, scale, floor)
 
 
 def _worst(comparisons) -> Comparison:
@@ -166,7 +179,7 @@ def _worst(comparisons) -> Comparison:
     return worst
 
 
-def _compare_array(got, expected, tol: Tolerance, what: str, against: str, scale=None) -> Comparison:
+def _compare_array(got, expected, tol: Tolerance, what: str, against: str, scale=None, floor=None) -> Comparison:
     exp = np.asarray(expected)
     if _is_jax_array(got):
         raise CheckFailure(
@@ -198,7 +211,7 @@ def _compare_array(got, expected, tol: Tolerance, what: str, against: str, scale
                 f"expected {_num(exp[idx])}, got {_num(got_arr[idx])} (exact match required)"
             )
         return _EXACT
-    return _compare_float(got_arr.astype(exp.dtype, copy=False), exp, tol, what, against, scale)
+    return _compare_float(got_arr.astype(exp.dtype, copy=False), exp, tol, what, against, scale, floor)
 
 
 def shape_hint(got: tuple, expected: tuple) -> str:
@@ -250,7 +263,7 @@ def _fmt_index(idx: tuple) -> str:
 
 
 def _compare_float(got: np.ndarray, exp: np.ndarray, tol: Tolerance, what: str, against: str,
-                   terms: float | None = None) -> Comparison:
+                   terms: float | None = None, floor=None) -> Comparison:
     bad_got = ~np.isfinite(got)
     bad_exp = ~np.isfinite(exp)
     differs = bad_got & ~(bad_exp & (got == exp))
@@ -272,6 +285,10 @@ def _compare_float(got: np.ndarray, exp: np.ndarray, tol: Tolerance, what: str, 
     scale = float(mag.max()) if mag.size else 0.0
     rtol, atol = tol.bounds(exp.dtype)
     bound = rtol * mag + atol * max(scale, float(terms or 0.0))
+    if floor is not None and not isinstance(floor, (Mapping, list, tuple)):
+        extra = np.asarray(floor, dtype=np.float64)
+        if extra.size == 1 or extra.shape == exp.shape:
+            bound = bound + np.where(finite, np.where(np.isfinite(extra), extra, 0.0), 0.0)
     max_abs = float(diff.max()) if diff.size else 0.0
     rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -288,7 +305,7 @@ def _compare_float(got: np.ndarray, exp: np.ndarray, tol: Tolerance, what: str, 
     lines = [
         f"{what} differs from {against}",
         f"  worst at {_fmt_index(idx)}: expected {_num(exp[idx])}, got {_num(got[idx])} "
-        f"(|diff| {diff[idx]:.3g}, allowed {bound[idx]:.3g})",
+        f"(|diff| {diff[idx]:.3g}, allowed {np.broadcast_to(bound, exp.shape)[idx]:.3g})",
         f"  {n_bad} of {exp.size} values outside tolerance; max |diff| {max_abs:.3g}, "
         f"relative to max|expected| {rel:.3g}; tolerance {tol.describe(exp.dtype)}",
     ]

@@ -17,7 +17,6 @@ The harness itself never crashes on what the checked code does.
 from __future__ import annotations
 
 import contextlib
-import copy
 import enum
 import linecache
 import os
@@ -34,6 +33,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .compare import CheckFailure, Comparison, Todo, compare, describe
+from .pytree import keyed_leaves, path_text, snapshot, tree_equal
 from .tolerance import Tolerance
 
 __all__ = [
@@ -218,6 +218,7 @@ class CheckContext:
         self.worst: Comparison | None = None
         self.current_case = ""  # the input case being checked, for error messages
         self.doing = ""  # what the check is doing in that case
+        self.seen: list[tuple[str, str, tuple]] = []  # (value, dtype, shape) of every comparison
 
     # -- the code under test -------------------------------------------------
     def fn(self, name: str) -> Callable:
@@ -247,14 +248,23 @@ class CheckContext:
 
     # -- verdicts ---------------------------------------------------------
     def compare(self, got, expected, tol: Tolerance, *, what: str, against: str = "the oracle",
-                scale: float | None = None) -> Comparison:
+                scale: float | None = None, floor=None) -> Comparison:
+        self._record(expected, what)
         try:
-            result = compare(got, expected, tol, what=what, against=against, scale=scale)
+            result = compare(got, expected, tol, what=what, against=against, scale=scale, floor=floor)
         except CheckFailure as failure:
             raise CheckFailure(self._located(str(failure)), failure.comparison) from None
         if self.worst is None or result.ratio > self.worst.ratio:
             self.worst = result
         return result
+
+    def _record(self, expected, what: str) -> None:
+        """Remember the dtype and shape of every value compared (the tests read ``seen``)."""
+        for path, leaf in keyed_leaves(expected):
+            if hasattr(leaf, "dtype") and hasattr(leaf, "shape"):
+                self.seen.append((what + path_text(path), np.dtype(leaf.dtype).name, tuple(leaf.shape)))
+            elif isinstance(leaf, float):
+                self.seen.append((what + path_text(path), "float", ()))
 
     def fail(self, message: str):
         raise CheckFailure(self._located(message))
@@ -265,7 +275,7 @@ class CheckContext:
 
     def unchanged(self, before, after, message: str) -> None:
         """Fail if the code under test modified an input in place."""
-        if not _tree_equal(before, after):
+        if not tree_equal(before, after):
             self.fail(message)
 
     def _located(self, message: str) -> str:
@@ -277,19 +287,9 @@ class CheckContext:
         return text + (f"\n  while {self.doing}" if self.doing else "")
 
 
-def _tree_equal(a, b) -> bool:
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_tree_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (tuple, list)):
-        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(_tree_equal, a, b))
-    if isinstance(a, np.ndarray):
-        return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
-    return a is b or a == b
-
-
 def deep_copy(tree):
     """A copy of a pytree of arrays, to hand to code that might modify its inputs."""
-    return copy.deepcopy(tree)
+    return snapshot(tree)
 
 
 def _learner_frame(exc: BaseException, source: str | None):
