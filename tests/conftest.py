@@ -27,6 +27,7 @@ def pytest_configure(config):
     for topic in TOPICS:
         config.addinivalue_line("markers", f"topic{topic.number:02d}: tests of {topic.label} ({topic.title})")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config.addinivalue_line("markers", "sweep: the references against their checks over many seeds (FDL_SWEEP_SEEDS)")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,33 @@ def test_reference_passes_its_check(topic, exercise):
     result = check_exercise(topic, exercise, track_module(topic, "reference"))
     assert result.status is Status.PASS, str(result)
     assert result.cases > 0
+
+
+def _value_name(what: str) -> str:
+    """A compared value without its list indices and step numbers: all layers' W are one value."""
+    return re.sub(r"\[\d+\]|\b(at |after )?(time )?step \d+:?", "", what).strip()
+
+
+@pytest.mark.parametrize("topic,exercise", PAIRS, ids=lambda v: _id(v))
+def test_every_exercise_has_float32_cases(topic, exercise):
+    """An update that silently becomes float64 must fail: every check compares float32 values."""
+    seen = check_exercise(topic, exercise, track_module(topic, "reference")).seen
+    floating = {dtype for _, dtype, _ in seen if dtype.startswith("float")}
+    if floating:
+        assert "float32" in floating, f"{topic.label} {exercise}: no float32 case (compared {sorted(floating)})"
+
+
+@pytest.mark.parametrize("topic,exercise", PAIRS, ids=lambda v: _id(v))
+def test_every_matrix_has_a_square_case(topic, exercise):
+    """A transposed gradient has the right shape only when square: every matrix-shaped value needs one."""
+    seen = check_exercise(topic, exercise, track_module(topic, "reference")).seen
+    matrices: dict[str, list[tuple]] = {}
+    for what, dtype, shape in seen:
+        if len(shape) >= 2 and shape[-1] > 1 and shape[-2] > 1:
+            matrices.setdefault(_value_name(what), []).append(shape)
+    lacking = {name: sorted(set(shapes))[:4] for name, shapes in matrices.items()
+               if not any(s[-1] == s[-2] for s in shapes)}
+    assert not lacking, f"{topic.label} {exercise}: matrices never square: {lacking}"
 
 
 @pytest.mark.parametrize("topic", BUILT, ids=_id)

@@ -77,6 +77,7 @@ class ExerciseResult:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     output: dict | None = None  # {"text", "bytes", "truncated"}
+    seen: list = field(default_factory=list, repr=False)  # (value, dtype, shape) of every comparison made
 
     @property
     def passed(self) -> bool:
@@ -338,7 +339,7 @@ def run_check(
         if status is Status.FAIL and notes:
             message += "\n  NumPy warned: " + "; ".join(notes)
         return ExerciseResult(
-            exercise, status, message, ctx.worst, ctx.cases, time.perf_counter() - start, notes
+            exercise, status, message, ctx.worst, ctx.cases, time.perf_counter() - start, notes, seen=ctx.seen
         )
 
     try:

@@ -201,16 +201,29 @@ def _nudge(x: np.ndarray, salt: int) -> np.ndarray:
     return np.where(np.isfinite(x), moved, x).astype(x.dtype).reshape(x.shape)
 
 
-def _floor_from(noise, expected, tol: Tolerance):
-    """``tol.rel`` times the oracle's own movement, capped at sqrt(eps) of the value's size."""
+def _magnitude(*trees) -> float:
+    """The largest finite |value| among the floating leaves of ``trees``."""
+    biggest = 0.0
+    for leaf in leaves(list(trees)):
+        if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f" and leaf.size:
+            finite = np.abs(leaf[np.isfinite(leaf)])
+            biggest = max(biggest, float(finite.max(initial=0.0)))
+    return biggest
+
+
+def _floor_from(noise, expected, tol: Tolerance, magnitude: float):
+    """``tol.rel`` times the oracle's own movement, capped at sqrt(eps) of the problem's ``magnitude``.
+
+    The cap is relative to the largest value among the inputs and outputs, not to the value compared:
+    a sum that cancels to almost nothing keeps the rounding of its large terms. It keeps a function
+    that jumps where a nudge moves its input from loosening the check beyond sqrt(eps).
+    """
     def one(n, e):
         e = np.asarray(e)
         if e.dtype.kind != "f" or n is None:
             return None
         n = np.asarray(n, dtype=np.float64)
-        mag = np.abs(e.astype(np.float64))
-        scale = float(np.max(mag[np.isfinite(mag)], initial=0.0))
-        cap = np.sqrt(np.finfo(e.dtype).eps) * (np.where(np.isfinite(mag), mag, 0.0) + scale)
+        cap = np.sqrt(np.finfo(e.dtype).eps) * magnitude
         return np.minimum(tol.rel * np.where(np.isfinite(n), n, 0.0), cap)
 
     return tree_map(one, noise, expected)
@@ -244,7 +257,7 @@ def noise_floor(fn: Callable, inputs: tuple, expected, tol: Tolerance, *, draws:
         nudged = tree_map(lambda leaf, s=salt: _nudge(leaf, 0x51ED27 * s), tuple(inputs))
         moved = _movement(to_numpy(fn(*nudged)), expected)
         worst = moved if worst is None else _max_tree(worst, moved)
-    return _floor_from(worst, expected, tol)
+    return _floor_from(worst, expected, tol, _magnitude(to_numpy(list(inputs)), expected))
 
 
 # --------------------------------------------------------------------------- compiling the oracle
@@ -319,6 +332,8 @@ def _compiled_vjp(oracle: Callable, args: tuple, kwargs: dict, positions: tuple[
         return out, vjp(dout) if dout is not None else None
 
     compiled = (jax.jit(forward_and_vjp), traced_kw)
+    if len(_COMPILED) > 1024:  # a long sweep over random programs must not grow without bound
+        _COMPILED.clear()
     try:
         _COMPILED[key] = compiled
     except TypeError:  # an unhashable oracle: compile every time
@@ -363,7 +378,9 @@ class _Oracle:
             mo, mg = _movement(out, self.out), _movement(grads, self.grads)
             worst_out = mo if worst_out is None else _max_tree(worst_out, mo)
             worst_grads = mg if worst_grads is None else _max_tree(worst_grads, mg)
-        return _floor_from(worst_out, self.out, self.tol), _floor_from(worst_grads, self.grads, self.tol)
+        magnitude = _magnitude(list(array_args), list(array_kwargs), self.dout, self.out, self.grads)
+        return (_floor_from(worst_out, self.out, self.tol, magnitude),
+                _floor_from(worst_grads, self.grads, self.tol, magnitude))
 
 
 def _elementwise_floor(grads, dout, tol: Tolerance):
