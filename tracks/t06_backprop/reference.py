@@ -33,7 +33,7 @@ of ``{"W", "b"}`` dicts, the structure of ``params``.
     df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2 h)
 
 has truncation error ``h^2 f''' / 6`` and rounding error ``~ eps |f| / h``,
-balanced at ``h ~ eps^(1/3)``, where both are ``~ eps^(2/3)`` (about 1e-11
+balanced at ``h ~ eps^(1/3)``, where both are ``~ eps^(2/3)`` (about 4e-11
 in float64). A forward difference ``(f(x + h e_i) - f(x)) / h`` errs by
 ``h f'' / 2``: at best ``~ eps^(1/2)``, a thousand times worse.
 """
