@@ -14,6 +14,7 @@ the tests can check the engine's gradients against these.
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -22,7 +23,9 @@ __all__ = ["logits", "loss", "grads", "value_and_grad", "sgd_momentum_step", "gr
 
 def logits(params: dict, x: jax.Array) -> jax.Array:
     """x: (n, 2) -> (n, classes); params ``{"W1", "b1", ..., "WL", "bL"}`` as in run.py."""
+    chex.assert_rank(x, 2)
     layers = len(params) // 2
+    chex.assert_shape(params["W1"], (x.shape[1], None))
     h = x
     for i in range(1, layers):
         h = jnp.tanh(h @ params[f"W{i}"] + params[f"b{i}"])  # (n, hidden_i)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import chex
 import jax
 import jax.numpy as jnp
 import optax
@@ -37,6 +38,8 @@ def init(key: jax.Array, d: int, *, scale: float = 0.0, dtype=jnp.float32) -> di
 
 def apply(params: dict, x: jax.Array) -> jax.Array:
     """The logit z = x . w + b.  x: (..., d) -> (...)"""
+    chex.assert_shape(params["w"], (x.shape[-1],))  # one weight per input feature
+    chex.assert_type([x, params["w"]], params["b"].dtype)
     return x @ params["w"] + params["b"]
 
 

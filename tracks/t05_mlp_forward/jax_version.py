@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -34,6 +35,9 @@ def init_mlp(key: jax.Array, sizes: Sequence[int], dtype=jnp.float32) -> list[di
 
 def linear(params: dict, x: jax.Array) -> jax.Array:
     """x: (*batch, d_in) -> (*batch, d_out)."""
+    chex.assert_shape(params["W"], (x.shape[-1], None))  # W: (d_in, d_out)
+    chex.assert_shape(params["b"], (params["W"].shape[1],))
+    chex.assert_type([x, params["W"], params["b"]], x.dtype)  # a float64 x with float32 W would promote
     return x @ params["W"] + params["b"]
 
 

@@ -20,6 +20,7 @@ The tests check every function and its gradient against optax.
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -30,12 +31,14 @@ __all__ = ["mse", "huber", "bce_with_logits", "log_softmax", "softmax_cross_entr
 
 def mse(pred: jax.Array, target: jax.Array) -> jax.Array:
     """mean((pred - target)^2) over every element.  pred, target: (*s) -> ()"""
+    chex.assert_equal_shape([pred, target])  # a (n, 1) against (n,) would broadcast to (n, n)
     err = pred - target
     return jnp.mean(err * err)
 
 
 def huber(pred: jax.Array, target: jax.Array, delta: float = 1.0) -> jax.Array:
     """Mean Huber loss: e^2/2 for |e| <= delta, delta (|e| - delta/2) beyond.  (*s) -> ()"""
+    chex.assert_equal_shape([pred, target])
     abs_err = jnp.abs(pred - target)
     inside = jnp.minimum(abs_err, delta)  # the quadratic part of |e|
     return jnp.mean(0.5 * inside * inside + delta * (abs_err - inside))
@@ -48,6 +51,7 @@ def _softplus(x: jax.Array) -> jax.Array:
 
 def bce_with_logits(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Mean of y softplus(-x) + (1 - y) softplus(x): finite for any logit.  (*s), (*s) in [0, 1] -> ()"""
+    chex.assert_equal_shape([logits, labels])
     labels = labels.astype(logits.dtype)
     return jnp.mean(labels * _softplus(-logits) + (1 - labels) * _softplus(logits))
 

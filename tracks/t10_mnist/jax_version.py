@@ -10,6 +10,7 @@ runs there unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import chex
 import jax
 import jax.numpy as jnp
 import optax
@@ -31,6 +32,8 @@ class MLPConfig:
 
 def apply(params: list[dict], x: jax.Array, *, key: jax.Array | None = None, dropout: float = 0.0) -> jax.Array:
     """Logits ``(batch, classes)``; inverted dropout after each hidden ReLU when ``key`` is given."""
+    chex.assert_rank(x, 2)  # (batch, features): flatten the images first
+    chex.assert_shape(params[0]["W"], (x.shape[1], None))
     h = x
     for i, layer in enumerate(params):
         h = h @ layer["W"] + layer["b"]  # (batch, fan_out)
@@ -44,6 +47,7 @@ def apply(params: list[dict], x: jax.Array, *, key: jax.Array | None = None, dro
 
 
 def loss_fn(params, x, y, key=None, dropout: float = 0.0) -> jax.Array:
+    chex.assert_shape(y, (x.shape[0],))  # one integer label per example
     logits = apply(params, x, key=key, dropout=dropout)
     return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
