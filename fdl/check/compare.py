@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .pytree import is_jax_array as _is_jax_array
+from .pytree import to_numpy
 from .tolerance import Tolerance
 
 __all__ = ["CheckFailure", "Todo", "Comparison", "compare", "describe", "describe_args", "shape_hint",
@@ -97,22 +99,9 @@ def _brief(value) -> str:
     return repr(value) if not hasattr(value, "shape") else f"{value.dtype} {tuple(value.shape)}"
 
 
-def _is_jax_array(value) -> bool:
-    module = type(value).__module__ or ""
-    return module.startswith("jax") or module.startswith("jaxlib")
-
-
 def to_numpy_tree(tree):
     """Oracle outputs as NumPy: JAX arrays become ``np.ndarray``, containers are kept."""
-    if isinstance(tree, Mapping):
-        return {k: to_numpy_tree(v) for k, v in tree.items()}
-    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
-        return type(tree)(*(to_numpy_tree(v) for v in tree))
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(to_numpy_tree(v) for v in tree)
-    if _is_jax_array(tree):
-        return np.asarray(tree)
-    return tree
+    return to_numpy(tree)
 
 
 def compare(got, expected, tol: Tolerance, *, what: str, against: str = "the oracle",

@@ -17,7 +17,7 @@ import numpy as np
 __all__ = [
     "children", "is_container", "leaves", "keyed_leaves", "tree_map", "same_structure", "is_float_tree",
     "is_array_tree", "zeros_like", "random_like", "size", "tree_equal", "snapshot", "path_text", "as_jax",
-    "to_numpy", "shares_memory",
+    "to_numpy", "shares_memory", "is_jax_array",
 ]
 
 
@@ -165,7 +165,7 @@ def as_jax(tree):
     return tree
 
 
-def _is_jax_array(value) -> bool:
+def is_jax_array(value) -> bool:
     module = type(value).__module__ or ""
     return module.startswith("jax") or module.startswith("jaxlib")
 
@@ -176,6 +176,6 @@ def to_numpy(tree):
         return {k: to_numpy(v) for k, v in tree.items()}
     if isinstance(tree, (list, tuple)):
         return _rebuild(tree, [to_numpy(v) for v in tree])
-    if _is_jax_array(tree):
+    if is_jax_array(tree):
         return np.asarray(tree)
     return tree

@@ -132,25 +132,18 @@ def _label(case: Case) -> str:
 
 
 # --------------------------------------------------------------------------- central differences
-def _inner(a, b) -> float:
-    """Sum over all leaves of ``a * b``: the scalar whose gradient a VJP computes."""
+def _inner(a, b, *, absolute: bool = False) -> float:
+    """Sum over all leaves of ``a * b`` (of ``|a * b|`` with ``absolute``: the size of the terms added).
+
+    ``_inner(dout, f(x))`` is the scalar whose gradient a VJP computes.
+    """
     total = 0.0
     for x, y in zip(leaves(a), leaves(b)):
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         if x.shape == y.shape:
-            total += float(np.sum(x * y))
-    return total
-
-
-def _abs_inner(a, b) -> float:
-    """Sum over all leaves of ``|a * b|``: the size of the terms ``_inner`` adds."""
-    total = 0.0
-    for x, y in zip(leaves(a), leaves(b)):
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        if x.shape == y.shape:
-            total += float(np.sum(np.abs(x * y)[np.isfinite(x * y)]))
+            terms = x * y
+            total += float(np.sum(np.abs(terms[np.isfinite(terms)]))) if absolute else float(np.sum(terms))
     return total
 
 
@@ -472,7 +465,7 @@ def vjp_check(
             float64 = all(leaf.dtype == np.float64 for p in positions for leaf in leaves(args[p]))
             if numeric and case.numeric and small and float64:
                 ctx.doing = f"central differences of {forward}, case {ctx.cases}"
-                terms = _abs_inner(dout, out)  # what the differences subtract: their rounding is relative to it
+                terms = _inner(dout, out, absolute=True)  # what the differences subtract: their rounding is relative to it
 
                 def forward_value(*a):
                     return fwd(*snapshot(a), **kwargs)[0]
