@@ -94,7 +94,7 @@ MORE_BUGS = [
     ("perceptron", Bug({"perceptron_step": _perceptron_always}, "classified correctly", "updates every step")),
     ("perceptron", Bug({"perceptron_step": _perceptron_in_place}, "modified params in place", "w += ...")),
     ("perceptron", Bug({"perceptron_step": _perceptron_no_bias}, "['b']", "bias never updated")),
-    ("perceptron", Bug({"perceptron_step": _perceptron_no_lr}, "lr=0.5", "learning rate ignored")),
+    ("perceptron", Bug({"perceptron_step": _perceptron_no_lr}, "lr=", "learning rate ignored")),
     ("sigmoid", Bug({"sigmoid_backward": _sigmoid_backward_no_one_minus}, "gradient of z", "ds/dz = s")),
     ("logistic_regression", Bug({"logistic_forward": _logistic_forward_naive}, "non-finite",
                                 "cross-entropy from log(sigmoid)")),
@@ -104,6 +104,57 @@ MORE_BUGS = [
     ("logistic_regression", Bug({"logistic_forward": _logistic_forward_float64}, "expected dtype float32",
                                 "float32 promoted to float64")),
 ]
+
+
+# each kind of check, on a bug of its kind
+def _perceptron_lr_on_w_only(params, x, y, lr=1.0):
+    if y * (params["w"] @ x + params["b"]) <= 0:
+        return {"w": params["w"] + lr * y * x, "b": params["b"] + y}  # the bias moves by y, not lr * y
+    return {"w": params["w"].copy(), "b": params["b"].copy()}
+
+
+def _sigmoid_overflowing(z):
+    out = 1 / (1 + np.exp(-z))  # right at z = -1000 (1 / inf = 0), but exp(1000) overflows on the way
+    return out, out
+
+
+def _sigmoid_both_branches(z):
+    out = np.where(z >= 0, 1 / (1 + np.exp(-z)), np.exp(z) / (1 + np.exp(z)))  # np.where computes both
+    return out, out
+
+
+def _sigmoid_clipped(z):
+    return ref.sigmoid_forward(np.clip(z, -500, 500))  # no overflow, but sigmoid(-1000) is 7e-218, not 0
+
+
+def _sigmoid_one_minus(z):
+    e = np.exp(-np.abs(z))
+    out = np.where(z >= 0, 1 / (1 + e), 1 - 1 / (1 + e))  # 1 - s(-z): all digits lost in the left tail
+    return out, out
+
+
+def _logistic_backward_transposed(dloss, cache):
+    X, residual = cache
+    dz = dloss * residual / residual.shape[0]
+    return {"w": X @ dz, "b": dz.sum()}  # X, not X.T: the right shape only when X is square
+
+
+CLASS_BUGS = [
+    ("perceptron", Bug({"perceptron_step": _perceptron_lr_on_w_only}, "['b']", "lr applied to w only")),
+    ("sigmoid", Bug({"sigmoid_forward": _sigmoid_overflowing}, "made NumPy warn", "exp(-z) overflows at -1000")),
+    ("sigmoid", Bug({"sigmoid_forward": _sigmoid_both_branches}, "made NumPy warn", "np.where of two unsafe branches")),
+    ("sigmoid", Bug({"sigmoid_forward": _sigmoid_clipped}, "must be exactly 0, 1/2 or 1", "z clipped to +-500")),
+    ("sigmoid", Bug({"sigmoid_forward": _sigmoid_one_minus}, "the left tail", "1 - s(-z) for z < 0")),
+    ("logistic_regression", Bug({"logistic_backward": _logistic_backward_transposed}, "[a square design]",
+                                "gradient transposed on a square design")),
+]
+
+
+@pytest.mark.parametrize("exercise,bug", CLASS_BUGS, ids=[b.why for _, b in CLASS_BUGS])
+def test_each_kind_of_check_fails_on_its_bug(exercise, bug):
+    result = assert_bug_caught(TOPIC, exercise, bug)
+    if bug.why.startswith("gradient transposed"):
+        assert "gradient of params['w'] differs" in result.message  # a value, not a shape, is wrong
 
 
 @pytest.mark.parametrize("exercise", list(BUGS))

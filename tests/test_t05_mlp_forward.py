@@ -12,7 +12,7 @@ from fdl.curriculum import find_topic
 from fdl.run import main
 from tracks.t05_mlp_forward import reference as ref
 
-from helpers import Bug, assert_bug_caught
+from helpers import Bug, assert_bug_caught, reference_with
 
 TOPIC = find_topic(5)
 
@@ -29,6 +29,18 @@ def _linear_no_bias(x, params):
 
 def _linear_float64(x, params):
     return x.astype(np.float64) @ params["W"] + params["b"], (x, params["W"])
+
+
+def _linear_transposed_where_it_fits(x, params):
+    W, b = params["W"], params["b"]
+    # written for a (d_out, d_in) W, then "fixed" for the shapes that raised: W.T stays wherever it fits
+    W_used = W.T if W.shape[1] == x.shape[-1] else W
+    return x @ W_used + b, (x, W)
+
+
+def _init_fan_out(sizes, rng, dtype=np.float32):
+    return [{"W": (rng.standard_normal((m, n)) * np.sqrt(2.0 / n)).astype(dtype), "b": np.zeros(n, dtype)}
+            for m, n in zip(sizes[:-1], sizes[1:])]
 
 
 def _init_lecun(sizes, rng, dtype=np.float32):
@@ -85,6 +97,9 @@ BUGS = {
 MORE_BUGS = [
     ("linear", Bug({"linear_forward": _linear_no_bias}, "linear_forward output differs", "b never added")),
     ("linear", Bug({"linear_forward": _linear_float64}, "expected dtype float32", "float32 promoted")),
+    ("linear", Bug({"linear_forward": _linear_transposed_where_it_fits}, "[square]",
+                   "W.T used wherever its shape fits: only a square layer shows it")),
+    ("init_mlp", Bug({"init_mlp": _init_fan_out}, "that is sqrt(2 / fan_out)", "He scaled by fan_out")),
     ("init_mlp", Bug({"init_mlp": _init_global_rng}, "NumPy's global random state", "np.random.randn")),
     ("init_mlp", Bug({"init_mlp": _init_uniform}, "within one standard deviation", "uniform, right std")),
     ("init_mlp", Bug({"init_mlp": _init_shared_draw}, "correlation", "one draw shared by all layers")),
@@ -101,6 +116,19 @@ def test_planted_bug_fails(exercise):
 @pytest.mark.parametrize("exercise,bug", MORE_BUGS, ids=[f"{e}-{b.why}" for e, b in MORE_BUGS])
 def test_more_planted_bugs_fail(exercise, bug):
     assert_bug_caught(TOPIC, exercise, bug)
+
+
+def test_a_transposed_weight_that_fits_only_the_square_cases_catch():
+    from fdl.check import Status, forward_check, run_check
+    from tracks.t05_mlp_forward import checks
+
+    def oblong(rng):
+        return [c for c in checks.linear_cases(rng) if c.args[1]["W"].shape[0] != c.args[1]["W"].shape[1]]
+
+    check = forward_check("linear_forward", checks.linear_oracle, oblong, names=["x", "params"], tol=checks.LINEAR)
+    impl = reference_with(TOPIC, linear_forward=_linear_transposed_where_it_fits)
+    assert run_check(check, impl, exercise="linear").status is Status.PASS
+    assert_bug_caught(TOPIC, "linear", Bug({"linear_forward": _linear_transposed_where_it_fits}, "[square]"))
 
 
 def test_init_check_leaves_the_global_random_state_alone():

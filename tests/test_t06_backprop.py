@@ -12,7 +12,7 @@ from fdl.curriculum import find_topic
 from fdl.run import main
 from tracks.t06_backprop import reference as ref
 
-from helpers import Bug, assert_bug_caught
+from helpers import Bug, assert_bug_caught, reference_with
 
 TOPIC = find_topic(6)
 
@@ -36,6 +36,31 @@ def _linear_float64(dout, cache):
     return dx.astype(np.float64), grads
 
 
+def _linear_dW_transposed_where_it_fits(dout, cache):
+    x, W = cache
+    D = dout.reshape(-1, W.shape[1])
+    dx = (D @ W.T).reshape(x.shape)
+    dW = D.T @ x.reshape(-1, W.shape[0])  # (d_out, d_in): W's shape transposed...
+    if dW.shape != W.shape:
+        dW = dW.T  # ...put right only where the shapes differ
+    return dx, {"W": dW, "b": D.sum(axis=0)}
+
+
+def _linear_dW_reshaped(dout, cache):
+    x, W = cache
+    D = dout.reshape(-1, W.shape[1])
+    dx = (D @ W.T).reshape(x.shape)
+    dW = (D.T @ x.reshape(-1, W.shape[0])).reshape(W.shape)  # a reshape is not a transpose
+    return dx, {"W": dW, "b": D.sum(axis=0)}
+
+
+def _linear_backward_reshapes_cache(dout, cache):
+    x, W = cache
+    x.shape = (-1, W.shape[0])  # flattens the cached x (the caller's input) in place
+    D = dout.reshape(-1, W.shape[1])
+    return (D @ W.T).reshape(dout.shape[:-1] + (W.shape[0],)), {"W": x.T @ D, "b": D.sum(axis=0)}
+
+
 # --------------------------------------------------------------------------- mlp
 def _mlp_no_relu_mask(dout, cache):
     grads = [None] * len(cache)
@@ -48,6 +73,32 @@ def _mlp_no_relu_mask(dout, cache):
 def _mlp_grads_reversed(dout, cache):
     dx, grads = ref.mlp_backward(dout, cache)
     return dx, grads[::-1]  # appended while walking backwards, never put back in order
+
+
+def _mlp_dx_transposed_where_it_fits(dout, cache):
+    grads = [None] * len(cache)
+    d = dout
+    for l in reversed(range(len(cache))):
+        x, W = cache[l]
+        D = d.reshape(-1, W.shape[1])
+        dx = W @ D.T  # (d_in, n): the transpose of dx...
+        if dx.shape != (D.shape[0], W.shape[0]):
+            dx = dx.T  # ...put right only where the shapes differ: a square batch keeps it transposed
+        grads[l] = {"W": x.reshape(-1, W.shape[0]).T @ D, "b": D.sum(axis=0)}
+        d = dx.reshape(x.shape)
+        if l > 0:
+            d = d * (x > 0)
+    return d, grads
+
+
+def _mlp_float64_mask(dout, cache):
+    grads = [None] * len(cache)
+    d = dout
+    for l in reversed(range(len(cache))):
+        d, grads[l] = ref.linear_backward(d, cache[l])
+        if l > 0:
+            d = d * (cache[l][0] > 0).astype(np.float64)  # a float64 mask turns float32 into float64
+    return d, grads
 
 
 def _mlp_reuses_dout(dout, cache):
@@ -111,6 +162,23 @@ def _ignores_h(f, x, h=None):
     return ref.numerical_gradient(f, x)
 
 
+def _h_scaled_by_x(f, x, h=None):
+    if h is None:
+        return ref.numerical_gradient(f, x)
+    probe = x.copy()
+    flat, grad = probe.reshape(-1), np.zeros_like(probe)
+    for i in range(flat.size):
+        original = flat[i]
+        step = h * max(1.0, abs(float(original)))  # the default step's scaling applied to a given h too
+        flat[i] = original + step
+        up = float(f(probe))
+        flat[i] = original - step
+        down = float(f(probe))
+        flat[i] = original
+        grad.reshape(-1)[i] = (up - down) / (2 * step)
+    return grad
+
+
 def _flattened_calls(f, x, h=None):
     flat_f = lambda v: f(v)  # noqa: E731
     return ref.numerical_gradient(flat_f, x.reshape(-1), h).reshape(x.shape)
@@ -128,6 +196,15 @@ BUGS = {
 MORE_BUGS = [
     ("linear", Bug({"linear_backward": _linear_db_mean}, "x the expected ones", "db = mean, not sum")),
     ("linear", Bug({"linear_backward": _linear_float64}, "expected dtype float32", "float32 promoted")),
+    ("linear", Bug({"linear_backward": _linear_dW_transposed_where_it_fits}, "[square]",
+                   "dW transposed wherever its shape fits: only a square layer shows it")),
+    ("linear", Bug({"linear_backward": _linear_dW_reshaped}, "gradient of params['W'] differs",
+                   "dW = (dout^T x).reshape(W.shape)")),
+    ("linear", Bug({"linear_backward": _linear_backward_reshapes_cache}, "modified its cache in place",
+                   "x.shape = ... on the cached input")),
+    ("mlp", Bug({"mlp_backward": _mlp_dx_transposed_where_it_fits}, "square batch",
+                "dx transposed wherever its shape fits: only a square batch shows it")),
+    ("mlp", Bug({"mlp_backward": _mlp_float64_mask}, "expected dtype float32", "a float64 ReLU mask")),
     ("mlp", Bug({"mlp_backward": _mlp_grads_reversed}, "gradient of params[0]['W']: expected shape",
                 "dparams in reverse order")),
     ("mlp", Bug({"mlp_backward": _mlp_reuses_dout}, "modified dout in place", "dout overwritten")),
@@ -135,7 +212,8 @@ MORE_BUGS = [
                                "x perturbed in place and not restored exactly")),
     ("numerical_gradient", Bug({"numerical_gradient": _unscaled_step}, "|x| ~ 1e4", "step not scaled by |x_i|")),
     ("numerical_gradient", Bug({"numerical_gradient": _float64_step}, "float32", "float64's step on float32")),
-    ("numerical_gradient", Bug({"numerical_gradient": _ignores_h}, "h=0.01", "the h argument ignored")),
+    ("numerical_gradient", Bug({"numerical_gradient": _ignores_h}, "h given", "the h argument ignored")),
+    ("numerical_gradient", Bug({"numerical_gradient": _h_scaled_by_x}, "h given", "a given h scaled by |x_i|")),
     ("numerical_gradient", Bug({"numerical_gradient": _flattened_calls}, "must call f with an array shaped like x",
                                "f called with a flattened x")),
 ]
@@ -149,6 +227,35 @@ def test_planted_bug_fails(exercise):
 @pytest.mark.parametrize("exercise,bug", MORE_BUGS, ids=[f"{e}-{b.why}" for e, b in MORE_BUGS])
 def test_more_planted_bugs_fail(exercise, bug):
     assert_bug_caught(TOPIC, exercise, bug)
+
+
+def _without_square(cases):
+    """The cases with no square matrix: no square W, no batch of as many rows as its layer has inputs."""
+    def square(case):
+        x, params = case.args
+        layers = params if isinstance(params, list) else [params]
+        rows = int(np.prod(x.shape[:-1]))
+        return any(layer["W"].shape[0] in (layer["W"].shape[1], rows) for layer in layers)
+
+    return lambda rng: [c for c in cases(rng) if not square(c)]
+
+
+@pytest.mark.parametrize("exercise,backward,cases,bug", [
+    ("linear", "linear_backward", "linear_cases", _linear_dW_transposed_where_it_fits),
+    ("mlp", "mlp_backward", "mlp_cases", _mlp_dx_transposed_where_it_fits),
+])
+def test_a_transpose_that_fits_only_the_square_cases_catch(exercise, backward, cases, bug):
+    from fdl.check import Status, run_check, vjp_check
+    from tracks.t05_mlp_forward import checks as cases05
+    from tracks.t06_backprop import checks
+
+    oracle = getattr(cases05, f"{exercise}_oracle")
+    tol = checks.LINEAR if exercise == "linear" else checks.MLP
+    oblong = vjp_check(f"{exercise}_forward", backward, oracle, _without_square(getattr(cases05, cases)),
+                       names=["x", "params"], tol=tol, numeric_tol=checks.NUMERIC)
+    impl = reference_with(TOPIC, **{backward: bug})
+    assert run_check(oblong, impl, exercise=exercise).status is Status.PASS  # right wherever it is not square
+    assert "square" in assert_bug_caught(TOPIC, exercise, Bug({backward: bug})).message
 
 
 def test_backward_float32_end_to_end():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +159,49 @@ def _lecun_float64(shape, rng, dtype=np.float32):
     return ref.lecun_normal(shape, rng, np.float64)
 
 
+def _relu_backward_into_dout(dout, out):
+    dout[out <= 0] = 0  # the caller's dout zeroed in place
+    return dout
+
+
+def _relu_backward_float64_mask(dout, out):
+    return dout * (out > 0).astype(float)  # a float64 mask turns a float32 gradient into float64
+
+
+def _relu_forward_hides_nan(x):
+    out = np.where(x > 0, x, 0)  # NaN > 0 is False: a NaN comes out as 0
+    return out, out
+
+
+def _leaky_relu_forward_max(x, alpha=0.01):
+    positive = x >= 0
+    return np.maximum(x, alpha * x), (positive, alpha)  # right only for alpha <= 1
+
+
+def _tanh_backward_into_cache(dout, out):
+    out **= 2  # the cached output squared in place
+    return dout * (1 - out)
+
+
+def _softmax_backward_into_cache(dout, cache):
+    s, axis = cache
+    s *= dout - (dout * s).sum(axis=axis, keepdims=True)  # the cached softmax overwritten with the gradient
+    return s
+
+
+def _softmax_forward_global_max(x, axis=-1):
+    e = np.exp(x - x.max())  # one maximum for the whole array: rows far below it underflow to 0 / 0
+    s = e / e.sum(axis=axis, keepdims=True)
+    return s, (s, axis)
+
+
+def _he_normal_truncated(shape, rng, dtype=np.float32):
+    fan_in, _ = ref.fans(shape)
+    z = rng.standard_normal(shape)
+    z = np.where(np.abs(z) > 2, rng.standard_normal(shape), z)  # roughly truncated at 2 std, never rescaled
+    return (z * math.sqrt(2.0 / fan_in)).astype(dtype)
+
+
 def _lecun_any_rank(shape, rng, dtype=np.float32):
     fan_in = ref.fans(shape)[0] if len(shape) >= 2 else shape[0]  # a vector treated as its own fan
     return (rng.standard_normal(shape) * math.sqrt(1.0 / fan_in)).astype(dtype)
@@ -165,7 +209,7 @@ def _lecun_any_rank(shape, rng, dtype=np.float32):
 
 MORE_BUGS = [
     ("relu", Bug(_relu_with_kink_gradient_one(), "exact zeros", "relu'(0) = 1")),
-    ("leaky_relu", Bug({"leaky_relu_forward": _leaky_relu_fixed_alpha}, "alpha=0.2", "alpha ignored")),
+    ("leaky_relu", Bug({"leaky_relu_forward": _leaky_relu_fixed_alpha}, "alpha=", "alpha ignored")),
     ("gelu", Bug({"gelu_forward": _gelu_always_exact}, "approximate=True", "the tanh form never used")),
     ("gelu", Bug({"gelu_forward": _gelu_float64}, "expected dtype float32", "float32 promoted to float64")),
     ("softmax", Bug({"softmax_forward": _softmax_last_axis_only}, "axis=0", "axis ignored")),
@@ -180,12 +224,30 @@ MORE_BUGS = [
     ("init", Bug({"lecun_normal": _lecun_fresh_rng}, "called twice with the same seed", "a new unseeded rng")),
     ("init", Bug({"lecun_normal": _lecun_float64}, "expected dtype float32", "dtype ignored")),
     ("init", Bug({"lecun_normal": _lecun_any_rank}, "should raise ValueError", "a 1-D shape accepted")),
+    # the new classes of the checker, each for its reason
+    ("relu", Bug({"relu_backward": _relu_backward_into_dout}, "modified dout in place", "dout[mask] = 0")),
+    ("relu", Bug({"relu_backward": _relu_backward_float64_mask}, "expected dtype float32", "a float64 mask")),
+    ("relu", Bug({"relu_forward": _relu_forward_hides_nan}, "a NaN input must give NaN", "np.where hides NaN")),
+    ("leaky_relu", Bug({"leaky_relu_forward": _leaky_relu_forward_max}, "leaky_relu_forward output differs",
+                       "max(x, alpha x), wrong for alpha > 1")),
+    ("tanh", Bug({"tanh_backward": _tanh_backward_into_cache}, "modified its cache in place", "out **= 2")),
+    ("softmax", Bug({"softmax_backward": _softmax_backward_into_cache}, "modified its cache in place",
+                    "s *= ... on the cached softmax")),
+    ("softmax", Bug({"softmax_forward": _softmax_forward_global_max}, "non-finite",
+                    "the maximum of the whole array, not along the axis")),
+    ("init", Bug({"he_normal": _he_normal_truncated}, "he_normal: variance", "truncated at 2 std, not rescaled")),
 ]
 
 
 @pytest.mark.parametrize("exercise,bug", MORE_BUGS, ids=[f"{e}-{b.why}" for e, b in MORE_BUGS])
 def test_more_slips_fail_for_their_reason(exercise, bug):
     assert_bug_caught(TOPIC, exercise, bug)
+
+
+def test_max_formula_fails_on_a_slope_above_1():
+    """max(x, alpha x) is leaky relu for alpha <= 1 only: the slopes drawn up to 3 are what catch it."""
+    result = assert_bug_caught(TOPIC, "leaky_relu", Bug({"leaky_relu_forward": _leaky_relu_forward_max}))
+    assert float(re.search(r"alpha=([0-9.]+)", result.message).group(1)) > 1
 
 
 def test_init_failure_names_the_fans_and_jax():

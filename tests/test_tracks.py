@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import importlib
 import re
 from pathlib import Path
@@ -22,6 +23,7 @@ from fdl.track import TRACKS_DIR, check_topic, track_module
 from helpers import check_exercise, shipped_stub
 
 BUILT = [t for t in TOPICS if t.built]
+TOPIC_FILES = ("README.md", "exercise.py", "reference.py", "jax_version.py", "checks.py", "run.py", "lesson_figures.py")
 PAIRS = [(t, e.name) for t in BUILT for e in t.exercises]
 TESTS = Path(__file__).resolve().parent
 
@@ -37,7 +39,7 @@ def test_topics_01_to_03_are_built():
 @pytest.mark.parametrize("topic", BUILT, ids=_id)
 def test_track_has_every_part(topic):
     folder = TRACKS_DIR / topic.folder
-    for name in ("README.md", "exercise.py", "reference.py", "jax_version.py", "checks.py", "run.py"):
+    for name in TOPIC_FILES:
         assert (folder / name).is_file(), f"{folder}/{name} is missing"
     assert callable(track_module(topic, "run").run)
 
@@ -104,3 +106,29 @@ def test_every_exercise_has_a_planted_bug(topic):
     assert files, f"tests/test_{topic.folder}.py must plant a bug in every exercise"
     module = importlib.import_module(files[0].stem)
     assert set(module.BUGS) == set(topic.exercise_names), "one planted bug per exercise"
+
+
+_TIMING = re.compile(r"second|speedup|time|_ms|per_s|ratio_vs|throughput")
+
+
+def _smoke(topic, tmp_path, capsys) -> tuple[int, dict]:
+    from fdl.run import main
+
+    code = main([str(topic.number), "--smoke", "--json", "--no-progress", "--out", str(tmp_path / "runs")])
+    return code, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("topic", BUILT, ids=_id)
+def test_smoke_run_meets_its_targets_and_is_deterministic(topic, tmp_path, capsys):
+    """Every topic's --smoke run: seconds long, its targets met, its plots saved, the same figures twice."""
+    code, report = _smoke(topic, tmp_path, capsys)
+    assert code == 0, report.get("error")
+    run = report["run"]
+    assert run["smoke"] and run["targets"] and all(t["met"] for t in run["targets"]), run["targets"]
+    assert run["plots"] and all(Path(p).is_file() for p in run["plots"])
+    _, again = _smoke(topic, tmp_path, capsys)
+
+    def figures(r):
+        return {k: v for k, v in r["run"]["metrics"].items() if not _TIMING.search(k)}
+
+    assert figures(again) == figures(report)

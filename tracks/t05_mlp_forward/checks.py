@@ -2,17 +2,21 @@
 
 ``linear`` and ``mlp`` compare the output of the learner's forward with a jnp
 oracle (``jnp.matmul``, ``jax.nn.relu``) on odd sizes, batch 1, no batch
-axis, extra leading batch axes and float32; the cache is the learner's own
-business until topic 06's backward reads it. The check draws the
+axis, extra leading batch axes and float32, and on square cases: a layer
+with d_in == d_out fed as many rows as features, where a weight used
+transposed keeps the right shape and only its values are wrong. MLPs have
+1 to 4 layers. The cache is the learner's own business until topic 06's
+backward reads it (topic 06 reuses these cases). The check draws the
 parameters of these cases itself, so the forwards are judged independently
 of the learner's ``init_mlp``.
 
 ``init_mlp`` is random, so its oracle is the distribution it must sample:
 the structure, shapes, dtypes and zero biases exactly; the mean, the
 standard deviation and the normal shape (the fraction of weights within
-one standard deviation, 68.27%) of each large layer within 5 standard
-errors; and how it uses randomness: the same generator state gives the
-same parameters, different states different ones, layers of the same shape
+one standard deviation, 68.27%) of each large layer, oblong (784 -> 300,
+300 -> 100) and square (200 -> 200), within ``SIGMAS`` standard errors; and
+how it uses randomness: the same generator state gives the same
+parameters, different states different ones, layers of the same shape
 are uncorrelated, and NumPy's global random state plays no part.
 """
 
@@ -24,7 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fdl.check import Case, CheckContext, Tolerance, describe, forward_check
+from fdl.check import Case, CheckContext, Comparison, Tolerance, describe, forward_check
+from fdl.check.sample import normal, square_and_not
 
 # --------------------------------------------------------------------------- oracles
 
@@ -46,19 +51,15 @@ def mlp_oracle(x, params):
 # --------------------------------------------------------------------------- inputs
 def random_layer(rng, d_in: int, d_out: int, dtype=np.float64) -> dict:
     """He-scaled weights and non-zero biases, so that a missing ``+ b`` shows."""
-    return {
-        "W": (rng.standard_normal((d_in, d_out)) * math.sqrt(2.0 / d_in)).astype(dtype),
-        "b": (0.5 * rng.standard_normal(d_out)).astype(dtype),
-    }
+    return {"W": normal(rng, (d_in, d_out), dtype, scale=math.sqrt(2.0 / d_in)),
+            "b": normal(rng, (d_out,), dtype, scale=0.5)}
 
 
-# (batch shape, d_in, d_out): odd sizes, batch 1, no batch axis, extra leading axes, d = 1.
-# Gradient leaves keep 3 or more elements unless no sum forms them (batch 1 and d_out = 1):
-# a one-element sum that cancels to near 0 would be judged against its own tiny size.
+# (batch shape, d_in, d_out): odd sizes, batch 1 with one output (a single dot product, whose sum may
+# cancel: the oracle's noise floor judges it), no batch axis, extra leading axes, d_in = 1.
 LINEAR_SHAPES = [
-    ((4,), 3, 5),
-    ((1,), 7, 1),
     ((13,), 17, 11),
+    ((1,), 7, 1),
     ((), 6, 3),
     ((2, 3), 5, 4),
     ((2, 1, 3), 4, 9),
@@ -66,20 +67,37 @@ LINEAR_SHAPES = [
 ]
 
 
+def linear_shapes(rng) -> list[tuple[tuple, int, int]]:
+    """Square and oblong layers and batches: W, x, out and the gradients are each square in some case.
+
+    A weight used transposed, or a gradient transposed, has the right shape only where the matrix is
+    square; elsewhere the wrong shape shows first. With ``(n, n), (a, b), (b, a)`` from
+    :func:`square_and_not` (a > b): the layer ``n -> n`` on ``n`` rows makes everything square; the
+    others make the input batch, the output, and a tall and a wide weight square or not in turn.
+    Sizes 3 to 5: few enough that the compiled oracles are reused from seed to seed.
+    """
+    (n, _), (a, b), _ = square_and_not(rng, 3, 5)
+    return [((n,), n, n), ((a,), a, b), ((b,), a, b), ((b,), b, a), *LINEAR_SHAPES]
+
+
 def linear_cases(rng):
-    cases = [Case((rng.standard_normal((*batch, d_in)), random_layer(rng, d_in, d_out)))
-             for batch, d_in, d_out in LINEAR_SHAPES]
-    x32 = rng.standard_normal((6, 10)).astype(np.float32)
-    cases.append(Case((x32, random_layer(rng, 10, 7, np.float32)), label="float32 stays float32"))
+    shapes = linear_shapes(rng)
+    cases = [Case((normal(rng, (*batch, d_in)), random_layer(rng, d_in, d_out)),
+                  label="square" if batch and batch[0] == d_in == d_out else "")
+             for batch, d_in, d_out in shapes]
+    n = shapes[0][1]
+    cases.append(Case((normal(rng, (n, n), np.float32), random_layer(rng, n, n, np.float32)),
+                      label="square, float32 stays float32"))
+    cases.append(Case((normal(rng, (6, 10), np.float32), random_layer(rng, 10, 7, np.float32)),
+                      label="float32 stays float32"))
     return cases
 
 
-# (batch shape, layer sizes): 1 to 4 layers, batch 1, extra leading axes, a width-1 hidden layer
-# (with batch 1 and one output, so that none of its one-element gradients is a sum; see above)
+# (batch shape, layer sizes): 1 to 4 layers; a square batch into a square layer (dx, W and dW square);
+# extra leading axes, no batch axis, a width-1 hidden layer with one output, a square hidden layer.
 MLP_SHAPES = [
-    ((4,), (5, 3)),
-    ((1,), (7, 9, 3)),
-    ((5,), (3, 11, 7, 4)),
+    ((4,), (4, 4, 3)),
+    ((5,), (3, 7)),
     ((2, 3), (6, 5, 4, 3, 3)),
     ((), (4, 8, 3)),
     ((1,), (4, 1, 1)),
@@ -87,24 +105,42 @@ MLP_SHAPES = [
 ]
 
 
-def mlp_cases(rng, shapes=MLP_SHAPES):
-    cases = []
-    for batch, sizes in shapes:
-        layers = [random_layer(rng, m, n) for m, n in zip(sizes[:-1], sizes[1:])]
-        cases.append(Case((rng.standard_normal((*batch, sizes[0])), layers), label=f"sizes {list(sizes)}"))
-    sizes = (10, 16, 8, 4)
-    layers = [random_layer(rng, m, n, np.float32) for m, n in zip(sizes[:-1], sizes[1:])]
-    x32 = rng.standard_normal((6, sizes[0])).astype(np.float32)
-    cases.append(Case((x32, layers), label=f"sizes {list(sizes)}, float32 stays float32"))
+def mlp_shapes(rng) -> list[tuple[tuple, tuple]]:
+    """MLP_SHAPES and one MLP of random depth (1 to 4 layers) and widths (1 to 8).
+
+    Only one is random: every new shape is a new program to compile.
+    """
+    depth = int(rng.integers(1, 5))
+    sizes = tuple(int(d) for d in rng.integers(1, 9, depth + 1))
+    return [*MLP_SHAPES, ((int(rng.integers(1, 8)),), sizes)]
+
+
+def _mlp_case(rng, batch, sizes, dtype=np.float64, label=""):
+    layers = [random_layer(rng, m, n, dtype) for m, n in zip(sizes[:-1], sizes[1:])]
+    square = "square batch" if len(batch) == 1 and batch[0] == sizes[0] > 1 and "square" not in label else ""
+    text = ", ".join(part for part in (f"sizes {list(sizes)}", square, label) if part)
+    return Case((normal(rng, (*batch, sizes[0]), dtype), layers), label=text)
+
+
+def mlp_cases(rng):
+    cases = [_mlp_case(rng, batch, sizes) for batch, sizes in mlp_shapes(rng)]
+    cases.append(_mlp_case(rng, (6,), (6, 9, 9, 4), np.float32, "square batch, float32 stays float32"))
+    cases.append(_mlp_case(rng, (6,), (10, 16, 8, 4), np.float32, "float32 stays float32"))
     return cases
 
 
 # --------------------------------------------------------------------------- init_mlp
-SIGMAS = 5.0  # statistical tests at 5 standard errors: a correct init fails one in ~2 million
+# Statistics are judged in standard errors: a sample statistic minus its expected value, divided by its
+# standard error, is about standard normal for correct code. The sweep's worst over 300 seeds (each seed
+# about 20 such statistics) was 4.0 standard errors, so the limit is 15: the ratio beside the tolerances
+# below stays under a third. The slips this check exists for are far beyond it: on the 784 x 300 layer
+# (235,200 weights, a standard error of 0.15% of sigma) sqrt(1 / fan_in) is 200 standard errors off,
+# sqrt(2 / fan_out) 420, a uniform draw with the right std 110 (its fraction within one sigma).
+SIGMAS = 15.0
 P_WITHIN_ONE_STD = math.erf(1 / math.sqrt(2))  # P(|w| < sigma) for a normal: 0.6827
 STATS_SIZES = (784, 300, 100, 10)  # fan_in != fan_out on every layer, so fan_out in place of fan_in shows
 STATS_MIN_SIZE = 10_000  # only layers this large have standard errors small enough to judge
-SAME_SHAPE_SIZES = (200, 200, 200, 200)  # three 200 x 200 layers that must be independent draws
+SAME_SHAPE_SIZES = (200, 200, 200, 200)  # three square 200 x 200 layers: fan_in == fan_out, independent draws
 
 
 def _init(ctx: CheckContext, init, sizes, seed, **kwargs):
@@ -154,6 +190,14 @@ def _std_hint(std: float, fan_in: int, fan_out: int) -> str:
     return ""
 
 
+def _z(ctx: CheckContext, z: float, what: str, diff: float, scale: float) -> float:
+    """Keep the largest standardised deviation as the exercise's closest call (ratio 1 = SIGMAS)."""
+    ratio = abs(z) / SIGMAS
+    if ctx.worst is None or ratio > ctx.worst.ratio:
+        ctx.worst = Comparison(abs(diff), abs(diff) / scale if scale else 0.0, ratio, what)
+    return abs(z)
+
+
 def _check_statistics(ctx: CheckContext, params, sizes) -> None:
     for i, layer in enumerate(params):
         W = layer["W"].astype(np.float64)
@@ -164,20 +208,21 @@ def _check_statistics(ctx: CheckContext, params, sizes) -> None:
         sigma = math.sqrt(2.0 / fan_in)
         where = f"params[{i}]['W'] ({fan_in} -> {fan_out}, {n} weights)"
         mean, std = float(W.mean()), float(W.std())
-        allowed = SIGMAS * sigma / math.sqrt(n)
-        ctx.expect(abs(mean) <= allowed,
-                   f"{where}: mean {mean:.5f}, expected 0 (within {allowed:.5f}, {SIGMAS:.0f} standard errors); "
-                   f"He weights are drawn around zero")
-        allowed = SIGMAS * sigma / math.sqrt(2 * n)
-        ctx.expect(abs(std - sigma) <= allowed,
+        se = sigma / math.sqrt(n)
+        ctx.expect(_z(ctx, mean / se, f"mean of {where}", mean, sigma) <= SIGMAS,
+                   f"{where}: mean {mean:.5f}, expected 0 (within {SIGMAS * se:.5f}, {SIGMAS:.0f} standard "
+                   f"errors); He weights are drawn around zero")
+        se = sigma / math.sqrt(2 * n)
+        ctx.expect(_z(ctx, (std - sigma) / se, f"standard deviation of {where}", std - sigma, sigma) <= SIGMAS,
                    f"{where}: standard deviation {std:.5f}, expected sqrt(2 / fan_in) = sqrt(2 / {fan_in}) = "
-                   f"{sigma:.5f} (within {allowed:.5f}){_std_hint(std, fan_in, fan_out)}")
+                   f"{sigma:.5f} (within {SIGMAS * se:.5f}){_std_hint(std, fan_in, fan_out)}")
         within = float(np.mean(np.abs(W) < sigma))
-        allowed = SIGMAS * math.sqrt(P_WITHIN_ONE_STD * (1 - P_WITHIN_ONE_STD) / n)
-        ctx.expect(abs(within - P_WITHIN_ONE_STD) <= allowed,
+        se = math.sqrt(P_WITHIN_ONE_STD * (1 - P_WITHIN_ONE_STD) / n)
+        ctx.expect(_z(ctx, (within - P_WITHIN_ONE_STD) / se, f"fraction within one sigma of {where}",
+                      within - P_WITHIN_ONE_STD, P_WITHIN_ONE_STD) <= SIGMAS,
                    f"{where}: {within:.2%} of the weights lie within one standard deviation of 0; a normal "
-                   f"distribution puts {P_WITHIN_ONE_STD:.2%} there (within {allowed:.2%}). Draw from a normal "
-                   f"(rng.standard_normal), not a uniform or a truncated one")
+                   f"distribution puts {P_WITHIN_ONE_STD:.2%} there (within {SIGMAS * se:.2%}). Draw from a "
+                   f"normal (rng.standard_normal), not a uniform or a truncated one")
         distinct = np.unique(W).size
         ctx.expect(distinct >= 0.99 * n,
                    f"{where}: only {distinct} distinct values among {n}; every weight is its own draw")
@@ -211,10 +256,12 @@ def check_init_mlp(ctx: CheckContext) -> None:
         _check_statistics(ctx, params, STATS_SIZES)
 
         # 3. randomness: from rng, all of it, and only from rng
-        ctx.case(f"init_mlp({list(SAME_SHAPE_SIZES)}, rng): reproducible, independent, rng only")
+        ctx.case(f"init_mlp({list(SAME_SHAPE_SIZES)}, rng): square layers, reproducible, independent, "
+                 f"rng only")
         np.random.seed(1)
         first = _init(ctx, init, SAME_SHAPE_SIZES, seed)
         _check_structure(ctx, first, SAME_SHAPE_SIZES, np.float32)
+        _check_statistics(ctx, first, SAME_SHAPE_SIZES)  # fan_in == fan_out
         np.random.seed(1)
         again = _init(ctx, init, SAME_SHAPE_SIZES, seed)
         ctx.expect(_same(first, again),
@@ -232,8 +279,9 @@ def check_init_mlp(ctx: CheckContext) -> None:
         for i in range(1, len(first)):
             a, b = first[0]["W"].reshape(-1), first[i]["W"].reshape(-1)
             corr = float(np.corrcoef(a.astype(np.float64), b.astype(np.float64))[0, 1])
-            allowed = SIGMAS / math.sqrt(a.size)
-            ctx.expect(abs(corr) <= allowed,
+            allowed = SIGMAS / math.sqrt(a.size)  # the standard error of a correlation of n pairs: 1 / sqrt(n)
+            ctx.expect(_z(ctx, corr * math.sqrt(a.size), f"correlation of params[0]['W'] and params[{i}]['W']",
+                          corr, 1.0) <= SIGMAS,
                        f"params[0]['W'] and params[{i}]['W'] have correlation {corr:.4f} (expected 0 within "
                        f"{allowed:.4f}): every layer needs its own draw from rng, not a copy of another's")
     finally:
@@ -245,8 +293,8 @@ def check_init_mlp(ctx: CheckContext) -> None:
 # linear 0.07, mlp 0.13; 0.12 and 0.25 over 200 seeds). A linear layer is a dot
 # product of up to 17 terms and an add; the MLP chains up to 4 of them, each
 # layer's rounding carried through the next.
-LINEAR = Tolerance(16, 16)
-MLP = Tolerance(16, 16)
+LINEAR = Tolerance(8, 8)
+MLP = Tolerance(8, 8)
 
 CHECKS = {
     "linear": forward_check("linear_forward", linear_oracle, linear_cases, names=["x", "params"], tol=LINEAR),
