@@ -49,9 +49,9 @@ from fdl.check.sample import hyper, normal, square_and_not, uniform
 # and right, and its gradient sums s - y, which cancels when s is close to y, then X^T r over
 # terms of either sign: their absolute tolerance is measured against the size of the terms
 # (compare's scale=), and every comparison adds the oracle's noise floor.
-PERCEPTRON = Tolerance(16, 16)  # 300 seeds: 0.05
-SIGMOID = Tolerance(16, 16)  # 300 seeds: 0.05
-LOGISTIC = Tolerance(8, 8)  # 300 seeds: 0.10
+PERCEPTRON = Tolerance(16, 16)  # 300 seeds: 0.15
+SIGMOID = Tolerance(16, 16)  # 300 seeds: 0.04
+LOGISTIC = Tolerance(8, 8)  # 300 seeds: 0.12
 EXACT = Tolerance(0, 0)
 
 
