@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["figure", "save_figure", "line_plot"]
+__all__ = ["figure", "save_figure", "line_plot", "value_grid"]
 
 
 def _pyplot():
@@ -49,3 +49,19 @@ def line_plot(ax, series: dict[str, tuple], *, title: str = "", xlabel: str = ""
     if series:
         ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
+
+
+def value_grid(ax, values, title: str, *, top: float = 8.0, fontsize: float = 10) -> None:
+    """An array as a grid of cells coloured from -top (blue) to +top (red), each labelled with its value.
+
+    A lesson's worked example drawn so that every number in it can be read off the picture.
+    """
+    import numpy as np
+
+    values = np.atleast_2d(values) + 0.0  # + 0.0 turns -0.0 into 0.0 for the labels
+    ax.imshow(values, cmap="RdBu_r", vmin=-top, vmax=top)
+    for (r, c), v in np.ndenumerate(values):
+        ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=fontsize)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=fontsize - 1)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fdl.plot import figure, save_figure
+from fdl.plot import figure, save_figure, value_grid
 from tracks.t05_mlp_forward import reference as R
 
 # the worked example of the lesson
@@ -24,18 +24,6 @@ LAYERS = [
     {"W": np.array([[0.5, -1.0], [1.0, 0.5], [-0.5, 1.0]]), "b": np.array([0.1, -0.2])},
     {"W": np.array([[1.0, -1.0], [0.5, 2.0]]), "b": np.array([0.0, 0.5])},
 ]
-
-
-def _grid(ax, values, title: str) -> None:
-    """An array as a grid of coloured cells, each labelled with its value."""
-    values = np.atleast_2d(values)
-    top = 8.0
-    ax.imshow(values, cmap="RdBu_r", vmin=-top, vmax=top)
-    for (r, c), v in np.ndenumerate(values):
-        ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=11)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title, fontsize=10)
 
 
 def worked_example(out_dir: Path) -> Path:
@@ -55,7 +43,7 @@ def worked_example(out_dir: Path) -> Path:
     fig, axes = figure(1, len(panels), size=(17, 3.4),
                        gridspec_kw={"width_ratios": [np.atleast_2d(v).shape[1] for v, _ in panels]})
     for ax, (values, title) in zip(axes, panels):
-        _grid(ax, values, title)
+        value_grid(ax, values, title, fontsize=11)
     return save_figure(fig, out_dir / "worked_example.png")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fdl.plot import figure, save_figure
+from fdl.plot import figure, save_figure, value_grid
 from tracks.t06_backprop import reference as R
 
 # the worked example of the lesson (topic 05's, continued)
@@ -22,17 +22,6 @@ PARAMS = [
     {"W": np.array([[1.0, -1.0], [0.5, 2.0]]), "b": np.array([0.0, 0.5])},
 ]
 DOUT = np.array([[1.0, -1.0], [0.5, 1.0]])
-
-
-def _grid(ax, values, title: str, top: float) -> None:
-    """An array as a grid of coloured cells, each labelled with its value."""
-    values = np.atleast_2d(values) + 0.0  # + 0.0 turns -0.0 into 0.0 for the labels
-    ax.imshow(values, cmap="RdBu_r", vmin=-top, vmax=top)
-    for (r, c), v in np.ndenumerate(values):
-        ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title, fontsize=9)
 
 
 def backward_flow(out_dir: Path) -> Path:
@@ -52,7 +41,7 @@ def backward_flow(out_dir: Path) -> Path:
     fig, axes = figure(2, len(top), size=(17, 5.2), gridspec_kw={"width_ratios": widths})
     for row, panels, scale in ((0, top, 8.0), (1, bottom, 8.0)):
         for ax, (values, title) in zip(axes[row], panels):
-            _grid(ax, values, title, scale)
+            value_grid(ax, values, title, top=scale)
     axes[0, 0].set_ylabel("forward: left to right", fontsize=10)
     axes[1, 0].set_ylabel("backward: right to left", fontsize=10)
     return save_figure(fig, out_dir / "backward_flow.png")
