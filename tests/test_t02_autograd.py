@@ -18,6 +18,7 @@ from fdl.check import Status
 from fdl.curriculum import find_topic
 from fdl.track import check_topic, resolve
 from tracks.t02_autograd import checks as C
+from tracks.t02_autograd import graphs as G
 from tracks.t02_autograd import reference as ref
 from tracks.t02_autograd import run as R
 
@@ -140,6 +141,58 @@ MORE_BUGS = [
         ("gradient of leaf a: expected shape (2, 3, 4)", "a.transpose(1, 2, 0)"),
         "transpose's backward with the forward permutation",
     )),
+    # engine properties: each tensor's backward once per call, fresh grads, this call's gradient only
+    ("backward", SourceBug(
+        (("        pending = {id(self): grad}\n"
+          "        for node in reversed(self._topological_order()):  # every node after all its consumers\n"
+          "            g = pending.pop(id(node))  # complete: all consumers have been visited\n",
+          "        stack = [(self, grad)]\n"
+          "        while stack:  # every share passed on at once, no topological order\n"
+          "            node, g = stack.pop()\n"),
+         ("            for parent, parent_grad in zip(node._parents, node._backward(g)):\n"
+          "                key = id(parent)\n"
+          "                pending[key] = pending[key] + parent_grad if key in pending else parent_grad",
+          "            stack.extend(zip(node._parents, node._backward(g)))")),
+        ("ran a second time in one backward() call", "a ladder of diamonds", "reverse topological order"),
+        "each use's share passed on at once: right sums, but one backward run per path (3^40 on the ladder)",
+    )),
+    ("backward", SourceBug(
+        (("node.grad = np.array(g) if node.grad is None else np.asarray(node.grad + g)",
+          "node.grad = g if node.grad is None else np.asarray(node.grad + g)"),),
+        ("a.grad and b.grad share memory", "np.array(g) the first time"),
+        "the first gradient stored without a copy: .grad is the caller's array, or another tensor's",
+    )),
+    ("backward", SourceBug(
+        (("zip(node._parents, node._backward(g))", "zip(node._parents, node._backward(node.grad))"),),
+        ("a.grad after two backward calls differs",),
+        ".grad propagated instead of this call's gradient: a second call sends the first call's through again",
+    )),
+    ("unary", SourceBug(
+        (("return (g * (x > 0),)", "g[x <= 0] = 0  # in place\n            return (g,)"),),
+        ("modified the g passed to it in place", "a.relu()"),
+        "relu's backward zeroes the incoming gradient in place",
+    )),
+    ("unary", SourceBug(
+        (("out = np.tanh(self.data)",
+          "out = (np.exp(self.data) - np.exp(-self.data)) / (np.exp(self.data) + np.exp(-self.data))"),),
+        ("non-finite", "|x| up to 1000"),
+        "tanh written with exp: inf / inf = nan for |x| > 710",
+    )),
+    ("matmul", SourceBug(
+        (("db = np.swapaxes(a.data, -1, -2) @ g", "db = np.swapaxes(g, -1, -2) @ a.data"),),
+        ("gradient of leaf b differs", "square matrices"),
+        "dB = dOut^T @ A instead of A^T @ dOut: the right shape only when square",
+    )),
+    ("reductions", SourceBug(
+        (("winners = (x == top).astype(x.dtype)", "winners = (x == top).astype(float)"),),
+        ("expected dtype float32", "a.max(axis=0, keepdims=True)"),
+        "max's backward with a float64 mask: float32 gradients become float64",
+    )),
+    ("random_graphs", SourceBug(
+        (("return (np.broadcast_to(g, shape),)  # (*shape)", "return (g * np.ones(shape),)  # (*shape)"),),
+        ("expected dtype float32", "random graph 2 of"),
+        "sum's backward through float64 ones: a float32 graph's gradients become float64",
+    )),
 ]
 
 
@@ -199,20 +252,18 @@ def test_a_very_deep_chain_needs_no_recursion():
 # --------------------------------------------------------------------------- random programs
 def test_random_programs_use_every_operation_and_reuse_nodes():
     rng = np.random.default_rng(0)
-    programs = [C.random_program(rng) for _ in range(C.GRAPHS)]
+    programs = [G.random_program(rng, square=C._graph_kind(g)[0]) for g in range(C.GRAPHS)]
     ops = {step.op for p in programs for step in p.steps}
-    wanted = {"add", "sub", "mul", "div", "matmul", "pow", "exp", "log", "tanh", "relu", "neg", "sum", "mean",
-              "max", "reshape", "transpose", "getitem"} | set(C.SCALAR_TEXT)
-    assert wanted <= ops, f"never drawn: {wanted - ops}"
+    assert set(G.OPS) <= ops, f"never drawn: {set(G.OPS) - ops}"
     reused = sum(1 for p in programs
                  if any(sum(i in s.args for s in p.steps) + (i in p.sinks) > 1 for i in range(len(p.steps) + 4)))
     assert reused >= C.GRAPHS // 2, "most programs should use some tensor more than once"
     for p in programs:
-        values = C.run_numpy(p)
-        assert all(np.all(np.isfinite(v)) and np.abs(v).max() <= C.MAX_ABS for v in values)
+        values = G.run_numpy(p)
+        assert all(np.all(np.isfinite(v)) and np.abs(v).max() <= G.MAX_ABS for v in values)
         for step in p.steps:
             if step.op == "log" or (step.op == "pow" and step.param not in (2, 3)):
-                assert np.all(values[step.args[0]] > C.AWAY), p.text()
+                assert np.all(values[step.args[0]] > G.AWAY), p.text()
 
 
 # --------------------------------------------------------------------------- the escape hatch
@@ -235,20 +286,15 @@ def test_complete_engine_is_used(tmp_path):
 
 
 # --------------------------------------------------------------------------- the run
-def test_smoke_run_through_the_runner(tmp_path, capsys):
+def test_smoke_run_uses_the_reference_engine_and_matches_jax(tmp_path, capsys):
+    """Targets, plots and determinism are the generic smoke test's; here: the fallback and the gradient."""
     from fdl.run import main
 
     code = main(["topic02", "--smoke", "--json", "--progress", str(tmp_path / "p.toml"), "--out", str(tmp_path)])
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report
-    run = report["run"]
-    assert run["smoke"] and all(t["met"] for t in run["targets"])
-    metrics = run["metrics"]
-    assert metrics["final_loss"] < 0.8 * metrics["initial_loss"]
-    assert metrics["grad_rel_diff_vs_jax"] < 1e-12
-    assert {"final_loss", "train_accuracy", "steps", "seconds"} <= set(metrics)
-    assert all((tmp_path / "t02_autograd" / "mlp.png").exists() for _ in run["plots"])
-    assert [e["implementation"] for e in report["exercises"]] == ["reference"] * 7
+    assert [e["implementation"] for e in report["exercises"]] == ["reference"] * 7  # the stub falls back
+    assert report["run"]["metrics"]["grad_rel_diff_vs_jax"] < 1e-12
 
 
 # --------------------------------------------------------------------------- the JAX version
