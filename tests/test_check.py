@@ -102,6 +102,21 @@ def test_compare_recognises_common_slips(factor, needle):
     assert needle in str(info.value)
 
 
+@pytest.mark.parametrize("got,needle", [(-2.5, "sign flipped"), (20.0, "8 x the expected one"),
+                                        (0.625, "1/4 of the expected one"), (0.0, "every value you returned")])
+def test_a_single_value_off_by_a_whole_factor_is_named(got, needle):
+    # a loss summed where it is averaged over 8 rows, or divided once too often
+    with pytest.raises(CheckFailure) as info:
+        compare(np.float64(got), np.float64(2.5), TIGHT, what="loss")
+    assert needle in str(info.value)
+
+
+def test_a_single_value_off_by_an_arbitrary_amount_gets_no_factor_hint():
+    with pytest.raises(CheckFailure) as info:
+        compare(np.float64(2.6), np.float64(2.5), TIGHT, what="loss")
+    assert "hint" not in str(info.value)
+
+
 def test_compare_accepts_python_scalars_for_0d():
     assert compare(1.5, np.float64(1.5), TIGHT, what="loss").ratio == 0
     assert compare(3, 3, TIGHT, what="count").ratio == 0
@@ -110,8 +125,12 @@ def test_compare_accepts_python_scalars_for_0d():
 def test_compare_requires_matching_infinities():
     exp = np.array([-np.inf, 1.0])
     compare(np.array([-np.inf, 1.0]), exp, TIGHT, what="masked")
-    with pytest.raises(CheckFailure):
+    with pytest.raises(CheckFailure) as info:
         compare(np.array([-1e30, 1.0]), exp, TIGHT, what="masked")
+    assert "1 of 2 values finite where the expected ones are nan or inf" in str(info.value)
+    with pytest.raises(CheckFailure) as info:
+        compare(np.array([-np.inf, np.nan]), exp, TIGHT, what="masked")
+    assert "1 of 2 values non-finite where the expected ones are not" in str(info.value)
 
 
 # --------------------------------------------------------------------------- check_vjp (notebook use)

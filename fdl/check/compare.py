@@ -258,15 +258,19 @@ def _compare_float(got: np.ndarray, exp: np.ndarray, tol: Tolerance, what: str, 
     differs = bad_got & ~(bad_exp & (got == exp))
     if np.any(differs | (bad_exp & ~bad_got)):
         idx = tuple(int(i) for i in np.argwhere(differs | (bad_exp & ~bad_got))[0])
-        count = int(np.count_nonzero(bad_got))
         with np.errstate(invalid="ignore", over="ignore"):
             gap = float(np.abs(np.float64(got[idx]) - np.float64(exp[idx])))  # nan or inf: the columns show it
-        raise CheckFailure(
-            f"{what}: got {_num(got[idx])} at {_fmt_index(idx)} where {against} gives {_num(exp[idx])}"
-            f" ({count} non-finite value{'s' if count != 1 else ''} of {got.size}); look for overflow in "
-            f"exp, a log or division of zero, or an uninitialised array (np.empty)",
-            Comparison(gap, gap, float("inf"), f"{what} at {_fmt_index(idx)}"),
-        )
+        head = f"{what}: got {_num(got[idx])} at {_fmt_index(idx)} where {against} gives {_num(exp[idx])}"
+        if bad_got[idx]:
+            count = int(np.count_nonzero(differs))
+            advice = (f" ({count} of {got.size} values non-finite where the expected ones are not or differ); "
+                      f"look for overflow in exp, a log or division of zero, or an uninitialised array (np.empty)")
+        else:
+            count = int(np.count_nonzero(bad_exp & ~bad_got))
+            advice = (f" ({count} of {got.size} values finite where the expected ones are nan or inf); "
+                      f"this input is meant to give a non-finite value: a clip, a nan_to_num or a guard that "
+                      f"replaces it hides what the caller must see")
+        raise CheckFailure(head + advice, Comparison(gap, gap, float("inf"), f"{what} at {_fmt_index(idx)}"))
     finite = ~bad_exp
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf where both are the same infinity
         diff = np.where(finite, np.abs(got - exp), 0.0)
@@ -313,12 +317,32 @@ def _hint(got: np.ndarray, exp: np.ndarray) -> str:
     if not np.any(g) and np.any(e):
         return "every value you returned is zero"
     ee = float(e @ e)
-    if ee == 0 or g.size < 2:
+    if ee == 0:
         return ""
+    if g.size == 1:  # one value: any wrong number is some factor of it, so name only a whole-number one
+        return _scalar_factor_hint(float(g[0]) / float(e[0]))
     factor = float(g @ e) / ee
     if abs(factor) > 1e-12 and not np.isclose(factor, 1.0, rtol=1e-4) and \
             np.allclose(g, factor * e, rtol=1e-6, atol=1e-9 * np.abs(e).max()):
         if np.isclose(factor, -1.0):
             return "your values are the expected ones with the sign flipped"
         return f"your values are {factor:.6g} x the expected ones (a missing or extra scale factor?)"
+    return ""
+
+
+def _scalar_factor_hint(factor: float) -> str:
+    """A single value off by -1, by a whole number or by one over it: the mean/sum slip of a loss or a count."""
+    if np.isclose(factor, -1.0, rtol=1e-6):
+        return "your value is the expected one with the sign flipped"
+
+    def whole(x: float) -> int:
+        k = round(x)
+        return k if 2 <= abs(k) <= 1 << 16 and abs(x - k) <= 1e-6 * abs(x) else 0
+
+    if whole(factor):
+        return (f"your value is {whole(factor)} x the expected one "
+                f"(a sum where a mean belongs, or a missing division?)")
+    if factor and whole(1.0 / factor):
+        return (f"your value is 1/{whole(1.0 / factor)} of the expected one "
+                f"(a mean where a sum belongs, or an extra division?)")
     return ""
