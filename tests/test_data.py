@@ -40,6 +40,7 @@ from fdl.data import (
     load_fashion_mnist,
     load_mnist,
     load_text,
+    split_text,
     read_cifar10_batch,
     read_idx,
     safe_extract,
@@ -768,6 +769,37 @@ def test_load_text_default_dataset_unavailable(monkeypatch, isolated):
     assert "--data FILE" in msg
     with pytest.raises(ValueError, match="not a text dataset"):
         load_text(dataset="mnist")
+
+
+def test_the_shipped_corpus_loads_offline_and_is_verified(monkeypatch):
+    monkeypatch.setenv("FDL_OFFLINE", "1")
+    text = load_text(dataset="shakespeare_plays")
+    assert len(text) == 4_850_382 and len(set(text)) == 83
+    assert text.startswith("ALL'S WELL THAT ENDS WELL")
+    train, val = split_text(text)
+    assert train + val == text and len(val) == round(0.1 * len(text))
+
+
+def test_a_damaged_shipped_corpus_is_a_clear_error(monkeypatch):
+    from dataclasses import replace
+
+    from fdl.data.text import BUNDLED
+    monkeypatch.setitem(BUNDLED, "shakespeare_plays", replace(BUNDLED["shakespeare_plays"], sha256="0" * 64))
+    with pytest.raises(DataError) as err:
+        load_text(dataset="shakespeare_plays")
+    assert "is not the expected text" in str(err.value) and "--data FILE" in str(err.value)
+    monkeypatch.setitem(BUNDLED, "shakespeare_plays", replace(BUNDLED["shakespeare_plays"], file="missing.xz"))
+    with pytest.raises(DataError, match="cannot be read"):
+        load_text(dataset="shakespeare_plays")
+
+
+def test_split_text_holds_out_a_contiguous_tail():
+    train, val = split_text("abcdefghij" * 100, val_fraction=0.25)
+    assert (len(train), len(val)) == (750, 250) and val == ("abcdefghij" * 100)[750:]
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        split_text("abc", val_fraction=1.0)
+    with pytest.raises(DataError, match="too short"):
+        split_text("ab", val_fraction=0.1)
 
 
 # ============================================================================ registry

@@ -4,7 +4,9 @@ Quick tour::
 
     from fdl.data import load_dataset, load_text, dataset_status
     ds = load_dataset("fashion_mnist")     # ImageDataset: train_x uint8 (60000, 28, 28), ...
-    text = load_text()                     # tiny shakespeare as one str
+    text = load_text(dataset="shakespeare_plays")  # shipped with the package, no network
+    train, val = split_text(text)          # the last 10% held out
+    text = load_text()                     # tiny shakespeare (downloaded) as one str
     text = load_text("my_corpus.txt")      # any UTF-8 file
 
 Where files come from, in order: local directories a distribution installs
@@ -40,7 +42,7 @@ from .images import (
     load_mnist,
 )
 from .registry import DATASETS, DatasetSpec, FileSpec
-from .text import load_text
+from .text import BUNDLED, load_text, split_text
 
 # A library stays quiet unless the application configures logging.
 _logging.getLogger("fdl.data").addHandler(_logging.NullHandler())
@@ -69,4 +71,6 @@ __all__ = [
     "load_fashion_mnist",
     "load_dataset",
     "load_text",
+    "split_text",
+    "BUNDLED",
 ]
